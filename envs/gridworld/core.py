@@ -1,0 +1,229 @@
+"""MiniGrid-like environments: state, dynamics and observations.
+
+Dynamics follow Farama MiniGrid's ``MiniGridEnv.step``: the same seven
+actions, the same rules for moving, picking up, dropping and toggling, the
+reward ``1 - 0.9 * step_count / max_steps`` on reaching the goal, and the
+same egocentric, occluded 7x7 view encoded as ``(object, color, state)``.
+Subclasses only generate levels.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import environment, spaces
+
+from jaxrl.envs.gridworld import constants as C
+from jaxrl.envs.gridworld.view import egocentric_view, line_of_sight
+
+
+@struct.dataclass
+class GridState(environment.EnvState):
+    """One gridworld episode in progress.
+
+    ``time`` () int32 is the step count, as Farama's ``step_count``.
+    """
+
+    grid: jax.Array  # (W, H, 3) uint8, (object, color, state) per cell, [x, y]
+    agent_pos: jax.Array  # (2,) int32, (x, y)
+    agent_dir: jax.Array  # () int32, 0 right, 1 down, 2 left, 3 up
+    carrying: jax.Array  # (3,) uint8 encoded carried object; EMPTY_CELL if none
+
+
+@struct.dataclass
+class GridParams(environment.EnvParams):
+    """Per-episode parameters; every field may be vmapped."""
+
+    max_steps_in_episode: int = 100  # traced: truncation and reward scale
+
+
+class Level(NamedTuple):
+    """A generated level, before the episode starts."""
+
+    grid: jax.Array  # (W, H, 3) uint8
+    agent_pos: jax.Array  # (2,) int32
+    agent_dir: jax.Array  # () int32
+
+
+class Observation(NamedTuple):
+    """Farama MiniGrid's observation, without the mission string."""
+
+    image: jax.Array  # (V, V, 3) uint8, [i, j] as Farama's obs["image"]
+    direction: jax.Array  # () int32, Farama's obs["direction"]
+
+
+_EMPTY = jnp.asarray(C.EMPTY_CELL, jnp.uint8)
+_WALL = jnp.asarray(C.WALL_CELL, jnp.uint8)
+
+
+def transition(
+    state: GridState, action: jax.Array, max_steps: jax.Array
+) -> tuple[GridState, jax.Array, jax.Array]:
+    """Farama MiniGrid's ``step`` rules, without observation or time limit.
+
+    Args:
+        state: the state before the action.
+        action: () int in ``[0, 7)``: left, right, forward, pickup, drop,
+            toggle, done.
+        max_steps: () episode step limit, which scales the goal reward.
+
+    Returns:
+        ``(next_state, reward, terminated)``; reward () float32 is
+        ``1 - 0.9 * step_count / max_steps`` on stepping onto the goal, else 0;
+        terminated () bool on stepping onto the goal or lava.
+    """
+    grid, pos, carried = state.grid, state.agent_pos, state.carrying
+    width, height = grid.shape[0], grid.shape[1]
+    action = jnp.asarray(action, jnp.int32)
+    time = state.time + 1
+
+    front = pos + jnp.asarray(C.DIR_TO_VEC)[state.agent_dir]
+    inside = (
+        (front[0] >= 0) & (front[0] < width) & (front[1] >= 0) & (front[1] < height)
+    )
+    fx = jnp.clip(front[0], 0, width - 1)
+    fy = jnp.clip(front[1], 0, height - 1)
+    stored = grid[fx, fy]
+    cell = jnp.where(inside, stored, _WALL)
+    obj, color, door_state = cell[0], cell[1], cell[2]
+    is_carrying = carried[0] != C.EMPTY
+
+    turn = jnp.where(action == C.LEFT, -1, jnp.where(action == C.RIGHT, 1, 0))
+    agent_dir = (state.agent_dir + turn) % 4
+
+    forward = action == C.FORWARD
+    is_open_door = (obj == C.DOOR) & (door_state == C.OPEN)
+    can_overlap = (
+        (obj == C.EMPTY) | (obj == C.GOAL) | (obj == C.LAVA) | (obj == C.FLOOR)
+    ) | is_open_door
+    agent_pos = jnp.where(forward & can_overlap, front, pos)
+    reached_goal = forward & (obj == C.GOAL)
+    terminated = reached_goal | (forward & (obj == C.LAVA))
+    progress = time.astype(jnp.float32) / jnp.asarray(max_steps, jnp.float32)
+    reward = jnp.where(reached_goal, 1.0 - 0.9 * progress, 0.0).astype(jnp.float32)
+
+    can_pickup = (obj == C.KEY) | (obj == C.BALL) | (obj == C.BOX)
+    picks = (action == C.PICKUP) & can_pickup & ~is_carrying
+    drops = (action == C.DROP) & (obj == C.EMPTY) & is_carrying
+    toggles = (action == C.TOGGLE) & (obj == C.DOOR)
+    holds_key = is_carrying & (carried[0] == C.KEY) & (carried[1] == color)
+    unlocked = jnp.where(holds_key, C.OPEN, C.LOCKED)
+    flipped = jnp.where(door_state == C.OPEN, C.CLOSED, C.OPEN)
+    new_door_state = jnp.where(door_state == C.LOCKED, unlocked, flipped)
+    toggled = cell.at[2].set(new_door_state.astype(jnp.uint8))
+
+    new_cell = jnp.where(picks, _EMPTY, jnp.where(drops, carried, cell))
+    new_cell = jnp.where(toggles, toggled, new_cell)
+    grid = grid.at[fx, fy].set(jnp.where(inside, new_cell, stored))
+    carrying = jnp.where(picks, cell, jnp.where(drops, _EMPTY, carried))
+
+    next_state = state.replace(
+        time=time, grid=grid, agent_pos=agent_pos, agent_dir=agent_dir,
+        carrying=carrying,
+    )  # fmt: skip
+    return next_state, reward, terminated
+
+
+def observe_image(state: GridState, view_size: int, see_through_walls: bool):
+    """Farama's ``gen_obs()["image"]``: ``(V, V, 3)`` uint8 egocentric view,
+    unseen cells ``(0, 0, 0)``, the carried object (or empty) at the agent's
+    own cell ``(V // 2, V - 1)``."""
+    view = egocentric_view(state.grid, state.agent_pos, state.agent_dir, view_size)
+    if see_through_walls:
+        image = view
+    else:
+        obj, door_state = view[..., 0], view[..., 2]
+        closed_door = (obj == C.DOOR) & (door_state != C.OPEN)
+        visible = line_of_sight((obj != C.WALL) & ~closed_door)
+        image = jnp.where(visible[..., None], view, jnp.uint8(0))
+    return image.at[view_size // 2, view_size - 1].set(state.carrying)
+
+
+class MiniGridEnv(environment.Environment[GridState, GridParams]):
+    """Base class of the gridworld tasks: Farama MiniGrid's dynamics and view.
+
+    Observation: :class:`Observation` with ``image`` ``(V, V, 3)`` uint8 (the
+        egocentric view, Farama's encoding) and ``direction`` () int32.
+    Action: ``Discrete(7)``: left, right, forward, pickup, drop, toggle, done.
+    Reward: ``1 - 0.9 * step_count / max_steps`` on reaching the goal, else 0.
+    Termination: stepping onto the goal (or lava).
+    Truncation: ``step_count >= params.max_steps_in_episode``.
+    State: :class:`GridState`.
+    Static args: ``width``, ``height``, ``view_size`` (odd, >= 3),
+        ``see_through_walls``.
+    Params: :class:`GridParams`.
+
+    Subclasses implement :meth:`generate`.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        max_steps: int,
+        view_size: int = 7,
+        see_through_walls: bool = False,
+    ):
+        for name, value, low in (("width", width, 3), ("height", height, 3)):
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if not isinstance(view_size, int) or view_size < 3 or view_size % 2 == 0:
+            raise ValueError(f"view_size must be an odd int >= 3, got {view_size!r}")
+        if view_size > 31:
+            raise ValueError(f"view_size must be at most 31, got {view_size}")
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
+        self.width = width  # static: shapes depend on it
+        self.height = height  # static
+        self.max_steps = max_steps  # default for params.max_steps_in_episode
+        self.view_size = view_size  # static
+        self.see_through_walls = see_through_walls  # static: changes the graph
+
+    def generate(self, key: jax.Array, params: GridParams) -> Level:
+        """Sample a level from the task's distribution."""
+        raise NotImplementedError
+
+    @property
+    def default_params(self) -> GridParams:
+        return GridParams(max_steps_in_episode=self.max_steps)
+
+    def reset_env(self, key, params):
+        level = self.generate(key, params)
+        state = GridState(
+            time=jnp.int32(0),
+            grid=level.grid,
+            agent_pos=level.agent_pos,
+            agent_dir=level.agent_dir,
+            carrying=_EMPTY,
+        )
+        return self.observe(key, state, None, params), state
+
+    def step_env(self, key, state, action, params):
+        state, reward, terminated = transition(
+            state, action, params.max_steps_in_episode
+        )
+        obs = self.observe(key, state, action, params)
+        return obs, state, reward, terminated, {}
+
+    def observe(self, key, state, action, params) -> Observation:
+        del key, action, params
+        image = observe_image(state, self.view_size, self.see_through_walls)
+        return Observation(image=image, direction=state.agent_dir)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def num_actions(self) -> int:
+        return C.NUM_ACTIONS
+
+    def action_space(self, params=None) -> spaces.Discrete:
+        return spaces.Discrete(C.NUM_ACTIONS)
+
+    def observation_space(self, params=None) -> spaces.Dict:
+        v = self.view_size
+        high = jnp.asarray([C.NUM_OBJECTS - 1, C.NUM_COLORS - 1, C.NUM_STATES - 1])
+        image = spaces.Box(0, high, (v, v, 3), jnp.uint8)
+        return spaces.Dict({"image": image, "direction": spaces.Discrete(4)})

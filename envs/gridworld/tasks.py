@@ -1,0 +1,133 @@
+"""Farama MiniGrid tasks: Empty, Empty-Random, FourRooms and DoorKey.
+
+Each class samples levels from the same distribution as the Farama
+environment of the same name (``minigrid.envs``), and uses Farama's step
+limit as its default ``max_steps_in_episode``.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.envs.gridworld import constants as C
+from jaxrl.envs.gridworld import levels as L
+from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv
+
+
+def _check_size(size, minimum: int) -> None:
+    if not isinstance(size, int) or isinstance(size, bool) or size < minimum:
+        raise ValueError(f"size must be an int >= {minimum}, got {size!r}")
+
+
+class Empty(MiniGridEnv):
+    """An empty room with the goal in the bottom-right corner.
+
+    Farama's ``EmptyEnv``: walls around a ``size x size`` grid, the goal at
+    ``(size - 2, size - 2)``, the agent at ``(1, 1)`` facing right, or, with
+    ``random_start``, on a uniformly chosen empty cell facing a random
+    direction. Step limit ``4 * size**2``. Sparse reward; see
+    :class:`MiniGridEnv` for observation, action, reward and termination.
+
+    Example::
+
+        env, params = jaxrl.make("Empty-8x8")
+        obs, state = env.reset(jax.random.key(0), params)
+        obs, state, reward, terminated, truncated, info = env.step(key, state, 2, params)
+    """
+
+    def __init__(
+        self,
+        size: int = 8,
+        random_start: bool = False,
+        view_size: int = 7,
+        see_through_walls: bool = False,
+    ):
+        _check_size(size, 3)
+        super().__init__(size, size, 4 * size * size, view_size, see_through_walls)
+        self.size = size
+        self.random_start = random_start  # static
+
+    def generate(self, key: jax.Array, params: GridParams) -> Level:
+        del params
+        grid = jnp.asarray(L.walled_room(self.size, self.size))
+        goal = jnp.array([self.size - 2, self.size - 2], jnp.int32)
+        grid = L.put(grid, goal, C.GOAL_CELL)
+        if not self.random_start:
+            return Level(grid, jnp.array([1, 1], jnp.int32), jnp.int32(0))
+        k_pos, k_dir = jax.random.split(key)
+        agent_pos = L.sample_cell(k_pos, L.free_cells(grid))
+        return Level(grid, agent_pos, L.random_direction(k_dir))
+
+
+class FourRooms(MiniGridEnv):
+    """Four rooms joined by one gap in each inner wall; the goal and agent are
+    placed uniformly at random.
+
+    Farama's ``FourRoomsEnv``: a 19x19 grid split by a cross of walls, each of
+    the four wall segments with a gap at a uniform position, the agent on a
+    uniform empty cell facing a random direction, the goal on a uniform empty
+    cell. Step limit 100.
+    """
+
+    def __init__(
+        self, size: int = 19, view_size: int = 7, see_through_walls: bool = False
+    ):
+        _check_size(size, 7)
+        super().__init__(size, size, 100, view_size, see_through_walls)
+        self.size = size
+
+    def generate(self, key: jax.Array, params: GridParams) -> Level:
+        del params
+        n, half = self.size, self.size // 2
+        k_gaps, k_agent, k_dir, k_goal = jax.random.split(key, 4)
+        # Gap positions along each half-wall: x=half at y in [1, half) and
+        # [half+1, 2*half); y=half at x in [1, half) and [half+1, 2*half).
+        lows = jnp.array([1, 1, half + 1, half + 1], jnp.int32)
+        highs = jnp.array([half, half, 2 * half, 2 * half], jnp.int32)
+        gaps = jax.random.randint(k_gaps, (4,), lows, highs, dtype=jnp.int32)
+        xs, ys = L.cell_coords(n, n)
+        walls = ((xs == half) & (ys < 2 * half)) | ((ys == half) & (xs < 2 * half))
+        is_gap = ((xs == half) & ((ys == gaps[0]) | (ys == gaps[3]))) | (
+            (ys == half) & ((xs == gaps[1]) | (xs == gaps[2]))
+        )
+        grid = jnp.asarray(L.walled_room(n, n))
+        grid = L.paint(grid, walls & ~is_gap, C.WALL_CELL)
+        agent_pos = L.sample_cell(k_agent, L.free_cells(grid))
+        goal = L.sample_cell(k_goal, L.free_cells(grid, L.not_at(agent_pos, n, n)))
+        grid = L.put(grid, goal, C.GOAL_CELL)
+        return Level(grid, agent_pos, L.random_direction(k_dir))
+
+
+class DoorKey(MiniGridEnv):
+    """Pick up the key, unlock the door, reach the goal.
+
+    Farama's ``DoorKeyEnv``: a wall at a uniform column ``split`` in
+    ``[2, size - 3]`` with a locked yellow door at a uniform row in
+    ``[1, size - 3]``; the agent (random direction) and then the yellow key
+    on uniform empty cells left of the wall; the goal at
+    ``(size - 2, size - 2)``. Step limit ``10 * size**2``.
+    """
+
+    def __init__(
+        self, size: int = 8, view_size: int = 7, see_through_walls: bool = False
+    ):
+        _check_size(size, 5)
+        super().__init__(size, size, 10 * size * size, view_size, see_through_walls)
+        self.size = size
+
+    def generate(self, key: jax.Array, params: GridParams) -> Level:
+        del params
+        n = self.size
+        k_split, k_door, k_agent, k_dir, k_key = jax.random.split(key, 5)
+        split = jax.random.randint(k_split, (), 2, n - 2, dtype=jnp.int32)
+        door_y = jax.random.randint(k_door, (), 1, n - 2, dtype=jnp.int32)
+        xs, ys = L.cell_coords(n, n)
+        grid = jnp.asarray(L.walled_room(n, n))
+        grid = L.put(grid, jnp.array([n - 2, n - 2], jnp.int32), C.GOAL_CELL)
+        grid = L.paint(grid, (xs == split) & (ys >= 0), C.WALL_CELL)
+        left = (xs < split) & (ys >= 0)
+        agent_pos = L.sample_cell(k_agent, L.free_cells(grid, left))
+        grid = L.put(grid, jnp.stack([split, door_y]), (C.DOOR, C.YELLOW, C.LOCKED))
+        key_region = left & L.not_at(agent_pos, n, n)
+        key_pos = L.sample_cell(k_key, L.free_cells(grid, key_region))
+        grid = L.put(grid, key_pos, (C.KEY, C.YELLOW, 0))
+        return Level(grid, agent_pos, L.random_direction(k_dir))
