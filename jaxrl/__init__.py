@@ -6,19 +6,30 @@
 
 import os as _os
 
-# envs/ and algos/ live beside jaxrl/ in the source tree and are installed as
+# envs/ and algos/ sit beside jaxrl/ in the source tree and are installed as
 # jaxrl.envs and jaxrl.algos. When Python runs from the repository root, this
 # source package shadows the installed one and lacks those subpackages, so
-# point the package path at the siblings.
-_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
-if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "envs")):
-    __path__ += [  # noqa: F821 (module __path__)
-        p for p in (_root,) if _os.path.isfile(_os.path.join(p, "envs", "__init__.py"))
-    ]
+# the package path is extended with the repository root.
+_here = _os.path.dirname(_os.path.abspath(__file__))
+_root = _os.path.dirname(_here)
+if not _os.path.isdir(_os.path.join(_here, "envs")) and _os.path.isfile(
+    _os.path.join(_root, "envs", "__init__.py")
+):
+    __path__.append(_root)  # noqa: F821 (a package's own __path__)
 
-from jaxrl import registry  # noqa: E402
-from jaxrl import envs  # noqa: E402, F401  (registers the environments)
-from jaxrl.registry import make, register  # noqa: E402
+# WARN: on CPU, XLA's concurrency-optimised scheduler was seen to deadlock
+# vmapped multi-seed training loops (jax 0.10, 2 cores; every thread waiting,
+# no progress). Turning it off avoids that at no measured cost. This takes
+# effect only if no JAX backend has started yet; set the flag yourself in
+# XLA_FLAGS to choose otherwise.
+_SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
+if _SCHEDULER_FLAG not in _os.environ.get("XLA_FLAGS", ""):
+    _os.environ["XLA_FLAGS"] = (
+        _os.environ.get("XLA_FLAGS", "") + f" {_SCHEDULER_FLAG}=false"
+    ).strip()
+
+from jaxrl import envs, registry  # envs: importing registers the environments
+from jaxrl.registry import make, register
 
 __version__ = "0.1.0"
-__all__ = ["envs", "make", "register", "registry", "__version__"]
+__all__ = ["__version__", "envs", "make", "register", "registry"]

@@ -31,7 +31,7 @@ class Empty(MiniGridEnv):
 
         env, params = jaxrl.make("Empty-8x8")
         obs, state = env.reset(jax.random.key(0), params)
-        obs, state, reward, terminated, truncated, info = env.step(key, state, 2, params)
+        obs, state, reward, term, trunc, info = env.step(key, state, 2, params)
     """
 
     def __init__(

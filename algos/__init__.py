@@ -1,0 +1,5 @@
+"""Algorithms, one subpackage each: ``from jaxrl.algos import ppo``."""
+
+from jaxrl.algos import ppo
+
+__all__ = ["ppo"]

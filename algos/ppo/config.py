@@ -1,0 +1,128 @@
+"""PPO's static ``Config`` (sizes, loop lengths) and traced ``HParams``."""
+
+import dataclasses
+import math
+
+import jax
+import numpy as np
+from flax import struct
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Static PPO settings: changing any of these recompiles.
+
+    Defaults follow rl-starter-files' MiniGrid PPO (16 environments x 128
+    steps, 4 epochs, minibatches of 256), sized so that DoorKey-5x5 is solved
+    by 8 vmapped seeds in a few CPU minutes.
+    """
+
+    total_steps: int = 200_000  # environment steps per seed
+    num_envs: int = 16  # parallel environments per seed
+    num_steps: int = 128  # rollout length per update
+    num_minibatches: int = 8
+    update_epochs: int = 4
+    hidden_size: int = 64  # width of the actor and critic MLPs
+    embed_dim: int = 8  # per-cell embedding width for gridworld images
+    anneal_lr: bool = True  # linear decay of the learning rate to 0
+    normalize_advantages: bool = True  # per minibatch
+    log_every: int = 0  # updates between progress callbacks; 0 turns them off
+    final_fraction: float = 0.1  # share of updates whose episodes give "final"
+
+    def __post_init__(self):
+        positive = (
+            "total_steps", "num_envs", "num_steps", "num_minibatches",
+            "update_epochs", "hidden_size", "embed_dim",
+        )  # fmt: skip
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
+        if not isinstance(self.log_every, int) or self.log_every < 0:
+            raise ValueError(
+                "Config.log_every must be an int >= 0 (0 = off), "
+                f"got {self.log_every!r}"
+            )
+        if not 0.0 < self.final_fraction <= 1.0:
+            raise ValueError(
+                f"Config.final_fraction must be in (0, 1], got {self.final_fraction!r}"
+            )
+        if self.total_steps < self.batch_size:
+            raise ValueError(
+                f"Config.total_steps ({self.total_steps}) must be at least "
+                f"num_envs * num_steps ({self.batch_size}), one update's worth"
+            )
+        if self.total_steps >= 2**31:
+            raise ValueError(
+                f"Config.total_steps must be below 2**31, got {self.total_steps}"
+            )
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"Config.num_minibatches ({self.num_minibatches}) must divide "
+                f"num_envs * num_steps ({self.batch_size})"
+            )
+
+    @property
+    def batch_size(self) -> int:
+        """Environment steps collected per update."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        """Updates per run; ``total_steps`` is rounded down to whole updates."""
+        return self.total_steps // self.batch_size
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_final_updates(self) -> int:
+        """Updates at the end of the run whose episodes make the final score."""
+        return max(1, math.ceil(self.final_fraction * self.num_updates))
+
+
+@struct.dataclass
+class HParams:
+    """Traced PPO hyperparameters: vmap over any of them in one compilation.
+
+    Defaults are rl-starter-files' MiniGrid PPO settings.
+    """
+
+    lr: float = 1e-3  # traced: Adam step size (before annealing)
+    gamma: float = 0.99  # traced: discount
+    gae_lambda: float = 0.95  # traced
+    clip_eps: float = 0.2  # traced: ratio clip for policy and value
+    ent_coef: float = 0.01  # traced
+    vf_coef: float = 0.5  # traced
+    max_grad_norm: float = 0.5  # traced: global-norm gradient clip
+
+
+_HPARAM_RANGES = {
+    "lr": (0.0, math.inf, False),
+    "gamma": (0.0, 1.0, True),
+    "gae_lambda": (0.0, 1.0, True),
+    "clip_eps": (0.0, math.inf, False),
+    "ent_coef": (0.0, math.inf, True),
+    "vf_coef": (0.0, math.inf, True),
+    "max_grad_norm": (0.0, math.inf, False),
+}
+
+
+def check_hparams(hparams: HParams) -> None:
+    """Raise ``ValueError`` naming any field outside its allowed range.
+
+    Works on scalars and on swept arrays; traced values (inside ``jit``) are
+    not checked.
+    """
+    for name, (low, high, low_ok) in _HPARAM_RANGES.items():
+        value = getattr(hparams, name)
+        if isinstance(value, jax.core.Tracer):
+            continue
+        array = np.asarray(value, dtype=np.float64)
+        above_low = array >= low if low_ok else array > low
+        if not (np.all(np.isfinite(array)) and np.all(above_low & (array <= high))):
+            bound = "[" if low_ok else "("
+            raise ValueError(
+                f"HParams.{name} must be in {bound}{low}, {high}], got {value!r}"
+            )

@@ -1,0 +1,126 @@
+"""Actor-critic networks and the observation encoders they start from.
+
+Gridworld observations (an integer image plus a direction) are encoded the way
+small MiniGrid agents usually are: each cell's ``(object, color, state)``
+integers become one-hot vectors, a shared linear layer turns them into a
+per-cell embedding, and the flattened embeddings are joined with the one-hot
+direction. Any other observation is flattened to a float vector.
+"""
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnax.environments import spaces
+
+
+class FlatEncoder(nn.Module):
+    """Every leaf of the observation, flattened to float32 and concatenated.
+
+    ``num_batch_dims`` leading axes are kept as batch axes.
+    """
+
+    num_batch_dims: int = 1
+
+    @nn.compact
+    def __call__(self, obs) -> jax.Array:
+        leaves = jax.tree.leaves(obs)
+        batch = leaves[0].shape[: self.num_batch_dims]
+        flat = [x.reshape(*batch, -1).astype(jnp.float32) for x in leaves]
+        return jnp.concatenate(flat, axis=-1)
+
+
+class GridEncoder(nn.Module):
+    """Per-cell embeddings of an integer image, plus a one-hot direction.
+
+    Attributes:
+        channel_sizes: number of values of each image channel, e.g.
+            ``(11, 6, 3)`` for Farama's (object, color, state).
+        embed_dim: embedding width per cell.
+        num_directions: size of the one-hot direction.
+    """
+
+    channel_sizes: Sequence[int]
+    embed_dim: int
+    num_directions: int = 4
+
+    @nn.compact
+    def __call__(self, obs) -> jax.Array:
+        image, direction = obs.image, obs.direction  # (..., V, V, C), (...)
+        one_hots = [
+            jax.nn.one_hot(image[..., c], n, dtype=jnp.float32)
+            for c, n in enumerate(self.channel_sizes)
+        ]
+        cells = nn.Dense(self.embed_dim, name="cell_embedding")(
+            jnp.concatenate(one_hots, axis=-1)
+        )
+        cells = cells.reshape(*image.shape[:-3], -1)
+        heading = jax.nn.one_hot(direction, self.num_directions, dtype=jnp.float32)
+        return jnp.concatenate([cells, heading], axis=-1)
+
+
+class ActorCritic(nn.Module):
+    """Shared encoder, then separate two-layer tanh MLPs for policy and value.
+
+    Returns ``(logits (..., A) float32, value (...) float32)``. Orthogonal
+    initialisation with PureJaxRL's gains (sqrt(2) hidden, 0.01 policy head,
+    1.0 value head).
+    """
+
+    encoder: nn.Module
+    num_actions: int
+    hidden_size: int = 64
+
+    @nn.compact
+    def __call__(self, obs) -> tuple[jax.Array, jax.Array]:
+        features = self.encoder(obs)
+        logits = _mlp(features, self.hidden_size, self.num_actions, 0.01, "actor")
+        value = _mlp(features, self.hidden_size, 1, 1.0, "critic")
+        return logits, value[..., 0]
+
+
+def _mlp(x, hidden: int, out: int, out_gain: float, name: str) -> jax.Array:
+    hidden_init = nn.initializers.orthogonal(np.sqrt(2))
+    for i in range(2):
+        x = nn.Dense(hidden, kernel_init=hidden_init, name=f"{name}_{i}")(x)
+        x = jnp.tanh(x)
+    out_init = nn.initializers.orthogonal(out_gain)
+    return nn.Dense(out, kernel_init=out_init, name=f"{name}_out")(x)
+
+
+def make_network(observation_space, num_actions: int, hidden_size: int, embed_dim: int):
+    """Choose the encoder from the observation space and build the network.
+
+    A ``spaces.Dict`` with an integer ``image`` Box and a ``direction``
+    Discrete gets :class:`GridEncoder` (channel sizes from the Box's upper
+    bounds); anything else gets :class:`FlatEncoder`.
+    """
+    encoder = _grid_encoder(observation_space, embed_dim) or FlatEncoder()
+    return ActorCritic(encoder, num_actions, hidden_size)
+
+
+def _grid_encoder(space, embed_dim: int) -> GridEncoder | None:
+    if not isinstance(space, spaces.Dict):
+        return None
+    image, direction = space.spaces.get("image"), space.spaces.get("direction")
+    if not (isinstance(image, spaces.Box) and isinstance(direction, spaces.Discrete)):
+        return None
+    if not jnp.issubdtype(image.dtype, jnp.integer):
+        return None
+    high = np.broadcast_to(np.asarray(image.high), image.shape)
+    channel_sizes = tuple(int(n) + 1 for n in high.reshape(-1, image.shape[-1]).max(0))
+    return GridEncoder(channel_sizes, embed_dim, int(direction.n))
+
+
+def categorical_log_prob(logits: jax.Array, action: jax.Array) -> jax.Array:
+    """Log-probability of ``action`` (...) int under ``logits`` (..., A)."""
+    log_p = jax.nn.log_softmax(logits)
+    return jnp.take_along_axis(log_p, action[..., None], axis=-1)[..., 0]
+
+
+def categorical_entropy(logits: jax.Array) -> jax.Array:
+    """Entropy (...) of the categorical distribution with ``logits`` (..., A)."""
+    log_p = jax.nn.log_softmax(logits)
+    return -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)

@@ -1,0 +1,68 @@
+"""Saving and restoring training state with orbax.
+
+Typed PRNG keys are stored as their raw ``key_data`` and wrapped again on
+restore; everything else is saved as is. A checkpoint directory that already
+exists is never replaced.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+
+def _is_typed_key(x) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(
+        x.dtype, jax.dtypes.prng_key
+    )
+
+
+def _to_raw(tree):
+    return jax.tree.map(
+        lambda x: jax.random.key_data(x) if _is_typed_key(x) else x, tree
+    )
+
+
+def save(path: str | Path, tree: Any) -> Path:
+    """Write ``tree`` (a pytree of arrays, typed keys allowed) to ``path``.
+
+    Raises:
+        FileExistsError: ``path`` exists already.
+    """
+    path = Path(path).absolute()
+    if path.exists():
+        raise FileExistsError(f"checkpoint {path} exists; refusing to overwrite it")
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(path, _to_raw(tree))
+        checkpointer.wait_until_finished()
+    return path
+
+
+def restore(path: str | Path, like: Any) -> Any:
+    """Read a checkpoint written by :func:`save`.
+
+    Args:
+        path: the checkpoint directory.
+        like: a pytree with the structure, shapes and dtypes to restore into
+            (for example the state of a fresh run, or ``jax.eval_shape`` of
+            one); its typed keys are restored as typed keys.
+
+    Returns:
+        The restored pytree.
+    """
+    path = Path(path).absolute()
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_raw(like))
+    with ocp.StandardCheckpointer() as checkpointer:
+        raw = checkpointer.restore(path, abstract)
+    return jax.tree.map(
+        lambda r, x: (
+            jax.random.wrap_key_data(r, impl=jax.random.key_impl(x))
+            if _is_typed_key(x)
+            else r
+        ),
+        raw,
+        like,
+    )

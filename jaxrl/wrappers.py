@@ -1,0 +1,148 @@
+"""Environment wrappers that keep the gymnax six-value ``step``.
+
+Each wrapper keeps its own fields in its own state dataclass and adds only its
+own ``info`` keys, so wrappers stack in any order. Attribute lookups that a
+wrapper does not define fall through to the wrapped environment.
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import spaces
+
+
+class Wrapper:
+    """Base wrapper: forwards ``reset``, ``step``, spaces and attributes."""
+
+    def __init__(self, env):
+        self._env = env
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_env":  # not set yet (e.g. during unpickling)
+            raise AttributeError(name)
+        return getattr(self._env, name)
+
+    @property
+    def unwrapped(self):
+        """The innermost environment."""
+        return getattr(self._env, "unwrapped", self._env)
+
+    @property
+    def default_params(self):
+        return self._env.default_params
+
+    def reset(self, key, params=None):
+        return self._env.reset(key, params)
+
+    def step(self, key, state, action, params=None):
+        return self._env.step(key, state, action, params)
+
+    def action_space(self, params=None):
+        return self._env.action_space(params)
+
+    def observation_space(self, params=None):
+        return self._env.observation_space(params)
+
+
+class EpisodeStats(NamedTuple):
+    """Statistics of the episode that ended on this step (``info["episode"]``).
+
+    ``returned`` () bool is True on the step an episode ends (terminated or
+    truncated); ``episode_return`` () float32 and ``length`` () int32 are then
+    that episode's undiscounted return and step count, and 0 otherwise.
+    """
+
+    returned: jax.Array
+    episode_return: jax.Array
+    length: jax.Array
+
+
+@struct.dataclass
+class EpisodeStatsState:
+    env_state: Any
+    episode_return: jax.Array  # () float32, running return of this episode
+    episode_length: jax.Array  # () int32, steps taken in this episode
+
+
+class EpisodeStatistics(Wrapper):
+    """Tracks each episode's return and length and reports them when it ends.
+
+    Adds ``info["episode"]``: :class:`EpisodeStats`. Intended for logging; the
+    learning signal is unchanged.
+    """
+
+    def reset(self, key, params=None):
+        obs, env_state = self._env.reset(key, params)
+        return obs, EpisodeStatsState(env_state, jnp.float32(0.0), jnp.int32(0))
+
+    def step(self, key, state, action, params=None):
+        obs, env_state, reward, terminated, truncated, info = self._env.step(
+            key, state.env_state, action, params
+        )
+        done = jnp.logical_or(terminated, truncated)
+        episode_return = state.episode_return + reward.astype(jnp.float32)
+        episode_length = state.episode_length + 1
+        stats = EpisodeStats(
+            returned=done,
+            episode_return=jnp.where(done, episode_return, 0.0),
+            length=jnp.where(done, episode_length, 0),
+        )
+        next_state = EpisodeStatsState(
+            env_state=env_state,
+            episode_return=jnp.where(done, 0.0, episode_return),
+            episode_length=jnp.where(done, 0, episode_length),
+        )
+        return (
+            obs,
+            next_state,
+            reward,
+            terminated,
+            truncated,
+            {**info, "episode": stats},
+        )
+
+
+def flatten_observation(obs) -> jax.Array:
+    """Concatenate every leaf of an observation pytree into ``(N,)`` float32."""
+    leaves = jax.tree.leaves(obs)
+    return jnp.concatenate([jnp.ravel(x).astype(jnp.float32) for x in leaves])
+
+
+class FlattenObservation(Wrapper):
+    """Observations become one ``(N,)`` float32 vector (leaves concatenated in
+    pytree order); ``info["final_observation"]`` is flattened the same way."""
+
+    def reset(self, key, params=None):
+        obs, state = self._env.reset(key, params)
+        return flatten_observation(obs), state
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = self._env.step(
+            key, state, action, params
+        )
+        final = flatten_observation(info["final_observation"])
+        info = {**info, "final_observation": final}
+        return flatten_observation(obs), state, reward, terminated, truncated, info
+
+    def observation_space(self, params=None):
+        params = self.default_params if params is None else params
+        example = jax.eval_shape(self._env.reset, jax.random.key(0), params)[0]
+        size = sum(x.size for x in jax.tree.leaves(example))
+        return spaces.Box(-jnp.inf, jnp.inf, (size,), jnp.float32)
+
+
+class DoneAdapter(Wrapper):
+    """Five-value ``step`` for code written against gymnax 0.x / PureJaxRL.
+
+    ``step`` returns ``(obs, state, reward, done, info)`` with
+    ``done = terminated | truncated``; ``info`` still carries ``terminated``
+    and ``truncated`` for code that needs to tell them apart.
+    """
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = self._env.step(
+            key, state, action, params
+        )
+        return obs, state, reward, jnp.logical_or(terminated, truncated), info
