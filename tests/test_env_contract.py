@@ -1,0 +1,73 @@
+"""The gymnax contract, for every id jaxrl registers."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl
+
+
+@pytest.mark.parametrize("env_id", jaxrl.registry.ids())
+def test_step_contract(env_id):
+    env, params = jaxrl.make(env_id)
+    k_reset, k_act, key = jax.random.split(jax.random.key(0), 3)
+    obs, state = env.reset(k_reset, params)
+    assert env.observation_space(params).contains(obs)
+    assert obs.image.dtype == jnp.uint8 and obs.image.shape == (7, 7, 3)
+    traces = []
+    step = jax.jit(lambda k, s, a: (traces.append(1), env.step(k, s, a, params))[1])
+    action = env.action_space(params).sample(k_act)
+    assert env.action_space(params).contains(action)
+    first = step(key, state, action)
+    step(jax.random.key(1), state, action)
+    assert len(traces) == 1
+    chex.assert_trees_all_equal(first, step(key, state, action))
+    obs2, state2, reward, terminated, truncated, info = first
+    assert reward.dtype == jnp.float32 and reward.shape == ()
+    assert terminated.dtype == jnp.bool_ and truncated.dtype == jnp.bool_
+    assert {"terminated", "truncated", "final_observation"} <= set(info)
+    shapes = jax.eval_shape(env.step, key, state, action, params)[1]
+    chex.assert_trees_all_equal_shapes_and_dtypes(shapes, state)
+
+
+@pytest.mark.parametrize("env_id", ["Empty-Random-5x5", "DoorKey-5x5", "FourRooms"])
+def test_vmap_equals_loop_and_keys_differ(env_id):
+    env, params = jaxrl.make(env_id)
+    keys = jax.random.split(jax.random.key(3), 4)
+    batched = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    for i, key in enumerate(keys):
+        chex.assert_trees_all_equal(
+            jax.tree.map(lambda x: x[i], batched), env.reset(key, params)
+        )
+    positions = np.asarray(batched[1].agent_pos)
+    grids = np.asarray(batched[1].grid)
+    assert len({(p.tobytes(), g.tobytes()) for p, g in zip(positions, grids)}) > 1
+
+
+def test_truncation_and_auto_reset():
+    env, params = jaxrl.make("Empty-5x5", max_steps_in_episode=2)
+    obs, state = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step)
+    obs, state, _, terminated, truncated, _ = step(jax.random.key(1), state, 0, params)
+    assert not truncated
+    before = obs
+    obs, state, _, terminated, truncated, info = step(
+        jax.random.key(2), state, 0, params
+    )
+    assert truncated and not terminated
+    assert int(state.time) == 0  # reset on the same step
+    assert int(info["final_observation"].direction) == (int(before.direction) + 3) % 4
+
+
+def test_terminated_auto_reset_keeps_final_observation():
+    env, params = jaxrl.make("Empty-5x5")
+    _, state = env.reset(jax.random.key(0), params)
+    state = state.replace(agent_pos=jnp.array([3, 2], jnp.int32), agent_dir=jnp.int32(1))
+    obs, state, reward, terminated, truncated, info = env.step(
+        jax.random.key(1), state, 2, params
+    )
+    assert terminated and not truncated and reward > 0.9
+    assert state.agent_pos.tolist() == [1, 1]
+    assert int(info["final_observation"].direction) == 1

@@ -1,0 +1,88 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl
+from jaxrl.algos import ppo
+
+SMALL = ppo.Config(total_steps=2 * 4 * 16, num_envs=4, num_steps=16, num_minibatches=2,
+                   update_epochs=2, hidden_size=16)  # fmt: skip
+
+
+def _gae_numpy(r, v, nv, term, done, gamma, lam):
+    adv = np.zeros_like(r)
+    last = 0.0
+    for t in reversed(range(len(r))):
+        delta = r[t] + gamma * (1 - term[t]) * nv[t] - v[t]
+        last = delta + gamma * lam * (1 - done[t]) * last
+        adv[t] = last
+    return adv
+
+
+def test_gae_matches_numpy_loop():
+    rng = np.random.default_rng(0)
+    r, v, nv = (rng.normal(size=12).astype(np.float32) for _ in range(3))
+    done = rng.random(12) < 0.3
+    term = done & (rng.random(12) < 0.5)
+    adv, ret = ppo.gae(r, v, nv, term, done, 0.9, 0.8)
+    expected = _gae_numpy(r, v, nv, term, done, 0.9, 0.8)
+    np.testing.assert_allclose(adv, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ret, expected + v, rtol=1e-5, atol=1e-6)
+
+
+def test_one_compile_across_seeds_and_learning_rates():
+    env, params = jaxrl.make("Empty-5x5")
+    train = ppo.make_train(SMALL, env, params)
+    traces = []
+
+    def counted(keys, hp):
+        traces.append(1)
+        return jax.vmap(jax.vmap(train, in_axes=(0, None)), in_axes=(None, 0))(keys, hp)
+
+    sweep = jax.jit(counted)
+    keys = jax.random.split(jax.random.key(0), 2)
+    hp = jax.tree.map(lambda x: jnp.full((2,), x, jnp.float32), ppo.HParams())
+    out = sweep(keys, hp.replace(lr=jnp.array([1e-3, 3e-4], jnp.float32)))
+    sweep(jax.random.split(jax.random.key(1), 2), hp.replace(lr=jnp.array([2e-3, 1e-4])))
+    assert len(traces) == 1
+    assert out.metrics.episode_return.shape == (2, 2, SMALL.num_updates)
+    seed_one = jax.tree.map(lambda x: x[0, 1], out)
+    single = jax.jit(train)(keys[1], jax.tree.map(lambda x: x[0], hp).replace(lr=1e-3))
+    chex.assert_trees_all_close(seed_one.metrics, single.metrics, rtol=1e-4, atol=1e-5)
+
+
+def test_no_nans_and_same_key_same_bits():
+    env, params = jaxrl.make("DoorKey-5x5")
+    train = jax.jit(ppo.make_train(SMALL, env, params))
+    with jax.debug_nans(True):
+        out = train(jax.random.key(0), ppo.HParams())
+    chex.assert_tree_all_finite(out.metrics)
+    chex.assert_trees_all_equal(out, train(jax.random.key(0), ppo.HParams()))
+
+
+def test_progress_callback_changes_no_number(capsys):
+    env, params = jaxrl.make("Empty-5x5")
+    quiet = jax.jit(ppo.make_train(SMALL, env, params))(jax.random.key(0))
+    logged_config = ppo.Config(**{**SMALL.__dict__, "log_every": 1})
+    logged = jax.jit(ppo.make_train(logged_config, env, params))(jax.random.key(0))
+    jax.block_until_ready(logged)
+    assert "update 2/2" in capsys.readouterr().out
+    chex.assert_trees_all_equal(quiet.metrics, logged.metrics)
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="num_minibatches"):
+        ppo.Config(num_envs=3, num_steps=5, num_minibatches=2)
+    with pytest.raises(ValueError, match="HParams.gamma"):
+        ppo.check_hparams(ppo.HParams(gamma=1.5))
+
+
+@pytest.mark.slow
+def test_ppo_solves_empty_5x5():
+    env, params = jaxrl.make("Empty-5x5")
+    config = ppo.Config(total_steps=40_960)
+    out = jax.jit(ppo.make_train(config, env, params))(jax.random.key(0))
+    final = np.asarray(out.metrics.episode_return)[-config.num_final_updates :]
+    assert final.mean() > 0.9
