@@ -38,12 +38,14 @@ def test_vmap_equals_loop_and_keys_differ(env_id):
     keys = jax.random.split(jax.random.key(3), 4)
     batched = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     for i, key in enumerate(keys):
-        chex.assert_trees_all_equal(
-            jax.tree.map(lambda x: x[i], batched), env.reset(key, params)
-        )
+        row = jax.tree.map(lambda x, i=i: x[i], batched)
+        chex.assert_trees_all_equal(row, env.reset(key, params))
     positions = np.asarray(batched[1].agent_pos)
     grids = np.asarray(batched[1].grid)
-    assert len({(p.tobytes(), g.tobytes()) for p, g in zip(positions, grids)}) > 1
+    assert (
+        len({(p.tobytes(), g.tobytes()) for p, g in zip(positions, grids, strict=True)})
+        > 1
+    )
 
 
 def test_truncation_and_auto_reset():
@@ -64,7 +66,9 @@ def test_truncation_and_auto_reset():
 def test_terminated_auto_reset_keeps_final_observation():
     env, params = jaxrl.make("Empty-5x5")
     _, state = env.reset(jax.random.key(0), params)
-    state = state.replace(agent_pos=jnp.array([3, 2], jnp.int32), agent_dir=jnp.int32(1))
+    state = state.replace(
+        agent_pos=jnp.array([3, 2], jnp.int32), agent_dir=jnp.int32(1)
+    )
     obs, state, reward, terminated, truncated, info = env.step(
         jax.random.key(1), state, 2, params
     )

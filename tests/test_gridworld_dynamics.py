@@ -3,7 +3,8 @@
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.envs.gridworld import GridState, constants as C, transition
+from jaxrl.envs.gridworld import GridState, transition
+from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld.levels import walled_room
 
 

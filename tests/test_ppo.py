@@ -45,7 +45,9 @@ def test_one_compile_across_seeds_and_learning_rates():
     keys = jax.random.split(jax.random.key(0), 2)
     hp = jax.tree.map(lambda x: jnp.full((2,), x, jnp.float32), ppo.HParams())
     out = sweep(keys, hp.replace(lr=jnp.array([1e-3, 3e-4], jnp.float32)))
-    sweep(jax.random.split(jax.random.key(1), 2), hp.replace(lr=jnp.array([2e-3, 1e-4])))
+    sweep(
+        jax.random.split(jax.random.key(1), 2), hp.replace(lr=jnp.array([2e-3, 1e-4]))
+    )
     assert len(traces) == 1
     assert out.metrics.episode_return.shape == (2, 2, SMALL.num_updates)
     seed_one = jax.tree.map(lambda x: x[0, 1], out)
