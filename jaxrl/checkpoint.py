@@ -13,15 +13,30 @@ import orbax.checkpoint as ocp
 
 
 def _is_typed_key(x) -> bool:
-    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(
-        x.dtype, jax.dtypes.prng_key
-    )
+    """True for typed PRNG key arrays and for their ``ShapeDtypeStruct``s."""
+    dtype = getattr(x, "dtype", None)
+    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+
+
+def _key_impl(x):
+    if isinstance(x, jax.Array):
+        return jax.random.key_impl(x)
+    # WARN: jax has no public way to read the implementation of a shape-only
+    # key; its key dtype carries it.
+    return x.dtype._impl
 
 
 def _to_raw(tree):
-    return jax.tree.map(
-        lambda x: jax.random.key_data(x) if _is_typed_key(x) else x, tree
-    )
+    """Typed keys become their ``key_data`` (shape-only leaves stay shape-only)."""
+
+    def raw(x):
+        if not _is_typed_key(x):
+            return x
+        if isinstance(x, jax.ShapeDtypeStruct):
+            return jax.eval_shape(jax.random.key_data, x)
+        return jax.random.key_data(x)
+
+    return jax.tree.map(raw, tree)
 
 
 def save(path: str | Path, tree: Any) -> Path:
@@ -59,9 +74,7 @@ def restore(path: str | Path, like: Any) -> Any:
         raw = checkpointer.restore(path, abstract)
     return jax.tree.map(
         lambda r, x: (
-            jax.random.wrap_key_data(r, impl=jax.random.key_impl(x))
-            if _is_typed_key(x)
-            else r
+            jax.random.wrap_key_data(r, impl=_key_impl(x)) if _is_typed_key(x) else r
         ),
         raw,
         like,

@@ -105,7 +105,3 @@ class TrainingProgress:
                 rate=f"{rate:,.0f}",
                 ret=f"{np.mean(returns):.3f}" if returns else "-",
             )
-
-    def mark_started(self) -> None:
-        """Restart the steps/s clock (call after compilation)."""
-        self._start = time.perf_counter()

@@ -15,6 +15,8 @@ def test_checkpoint_round_trip_and_no_overwrite(tmp_path):
     out = jax.jit(ppo.make_train(SMALL, env, params))(jax.random.key(0))
     path = checkpoint.save(tmp_path / "ckpt", out.state)
     chex.assert_trees_all_equal(checkpoint.restore(path, out.state), out.state)
+    shapes_only = jax.eval_shape(lambda: out.state)
+    chex.assert_trees_all_equal(checkpoint.restore(path, shapes_only), out.state)
     with pytest.raises(FileExistsError):
         checkpoint.save(path, out.state)
 
