@@ -38,21 +38,40 @@ def paint(grid: jax.Array, mask: jax.Array, cell) -> jax.Array:
     return jnp.where(mask[..., None], jnp.asarray(cell, jnp.uint8), grid)
 
 
-def sample_cell(key: jax.Array, allowed: jax.Array) -> jax.Array:
+def random_words(key: jax.Array, count: int) -> jax.Array:
+    """``(count,)`` uint32 random words: all the randomness of one level from
+    a single counter-mode draw, far cheaper than splitting keys per choice."""
+    return jax.random.bits(key, (count,), jnp.uint32)
+
+
+def below(word: jax.Array, high) -> jax.Array:
+    """() int32 uniform in ``[0, high)`` from one uint32 word; ``high`` may be
+    traced. The modulo bias is below ``high / 2**32`` (under 1e-7 here)."""
+    return (word % jnp.asarray(high, jnp.uint32)).astype(jnp.int32)
+
+
+def sample_cell(word: jax.Array, allowed: jax.Array) -> jax.Array:
     """Uniform sample among allowed cells, as Farama's rejection sampling.
 
+    Draws a rank among the allowed cells, finds its column from per-column
+    counts, then its row within that column: two short prefix sums instead of
+    one over the whole grid, which XLA's CPU backend runs in quadratic time.
+
     Args:
-        key: PRNG key.
+        word: () uint32 random word.
         allowed: ``(W, H)`` bool; at least one cell must be True.
 
     Returns:
         ``(2,)`` int32 ``(x, y)``.
     """
-    height = allowed.shape[1]
-    counts = jnp.cumsum(allowed.reshape(-1).astype(jnp.int32))
-    pick = jax.random.randint(key, (), 0, counts[-1], dtype=jnp.int32)
-    index = jnp.argmax(counts > pick).astype(jnp.int32)
-    return jnp.stack([index // height, index % height])
+    per_column = jnp.sum(allowed, axis=1, dtype=jnp.int32)
+    column_ends = jnp.cumsum(per_column)
+    rank = below(word, column_ends[-1])
+    x = jnp.sum(column_ends <= rank, dtype=jnp.int32)
+    rank_in_column = rank - (column_ends[x] - per_column[x])
+    row_ends = jnp.cumsum(allowed[x].astype(jnp.int32))
+    y = jnp.sum(row_ends <= rank_in_column, dtype=jnp.int32)
+    return jnp.stack([x, y])
 
 
 def free_cells(grid: jax.Array, region: jax.Array | None = None) -> jax.Array:
@@ -67,6 +86,6 @@ def not_at(pos: jax.Array, width: int, height: int) -> jax.Array:
     return (xs != pos[0]) | (ys != pos[1])
 
 
-def random_direction(key: jax.Array) -> jax.Array:
-    """() int32 uniform in ``[0, 4)``."""
-    return jax.random.randint(key, (), 0, 4, dtype=jnp.int32)
+def random_direction(word: jax.Array) -> jax.Array:
+    """() int32 uniform in ``[0, 4)`` from one uint32 word."""
+    return below(word, 4)

@@ -53,9 +53,9 @@ class Empty(MiniGridEnv):
         grid = L.put(grid, goal, C.GOAL_CELL)
         if not self.random_start:
             return Level(grid, jnp.array([1, 1], jnp.int32), jnp.int32(0))
-        k_pos, k_dir = jax.random.split(key)
-        agent_pos = L.sample_cell(k_pos, L.free_cells(grid))
-        return Level(grid, agent_pos, L.random_direction(k_dir))
+        w_pos, w_dir = L.random_words(key, 2)
+        agent_pos = L.sample_cell(w_pos, L.free_cells(grid))
+        return Level(grid, agent_pos, L.random_direction(w_dir))
 
 
 class FourRooms(MiniGridEnv):
@@ -78,12 +78,13 @@ class FourRooms(MiniGridEnv):
     def generate(self, key: jax.Array, params: GridParams) -> Level:
         del params
         n, half = self.size, self.size // 2
-        k_gaps, k_agent, k_dir, k_goal = jax.random.split(key, 4)
+        words = L.random_words(key, 7)
+        w_gaps, w_agent, w_dir, w_goal = words[:4], words[4], words[5], words[6]
         # Gap positions along each half-wall: x=half at y in [1, half) and
         # [half+1, 2*half); y=half at x in [1, half) and [half+1, 2*half).
         lows = jnp.array([1, 1, half + 1, half + 1], jnp.int32)
         highs = jnp.array([half, half, 2 * half, 2 * half], jnp.int32)
-        gaps = jax.random.randint(k_gaps, (4,), lows, highs, dtype=jnp.int32)
+        gaps = lows + L.below(w_gaps, highs - lows)
         xs, ys = L.cell_coords(n, n)
         walls = ((xs == half) & (ys < 2 * half)) | ((ys == half) & (xs < 2 * half))
         is_gap = ((xs == half) & ((ys == gaps[0]) | (ys == gaps[3]))) | (
@@ -91,10 +92,10 @@ class FourRooms(MiniGridEnv):
         )
         grid = jnp.asarray(L.walled_room(n, n))
         grid = L.paint(grid, walls & ~is_gap, C.WALL_CELL)
-        agent_pos = L.sample_cell(k_agent, L.free_cells(grid))
-        goal = L.sample_cell(k_goal, L.free_cells(grid, L.not_at(agent_pos, n, n)))
+        agent_pos = L.sample_cell(w_agent, L.free_cells(grid))
+        goal = L.sample_cell(w_goal, L.free_cells(grid, L.not_at(agent_pos, n, n)))
         grid = L.put(grid, goal, C.GOAL_CELL)
-        return Level(grid, agent_pos, L.random_direction(k_dir))
+        return Level(grid, agent_pos, L.random_direction(w_dir))
 
 
 class DoorKey(MiniGridEnv):
@@ -117,17 +118,17 @@ class DoorKey(MiniGridEnv):
     def generate(self, key: jax.Array, params: GridParams) -> Level:
         del params
         n = self.size
-        k_split, k_door, k_agent, k_dir, k_key = jax.random.split(key, 5)
-        split = jax.random.randint(k_split, (), 2, n - 2, dtype=jnp.int32)
-        door_y = jax.random.randint(k_door, (), 1, n - 2, dtype=jnp.int32)
+        w_split, w_door, w_agent, w_dir, w_key = L.random_words(key, 5)
+        split = 2 + L.below(w_split, n - 4)
+        door_y = 1 + L.below(w_door, n - 3)
         xs, ys = L.cell_coords(n, n)
         grid = jnp.asarray(L.walled_room(n, n))
         grid = L.put(grid, jnp.array([n - 2, n - 2], jnp.int32), C.GOAL_CELL)
         grid = L.paint(grid, (xs == split) & (ys >= 0), C.WALL_CELL)
         left = (xs < split) & (ys >= 0)
-        agent_pos = L.sample_cell(k_agent, L.free_cells(grid, left))
+        agent_pos = L.sample_cell(w_agent, L.free_cells(grid, left))
         grid = L.put(grid, jnp.stack([split, door_y]), (C.DOOR, C.YELLOW, C.LOCKED))
         key_region = left & L.not_at(agent_pos, n, n)
-        key_pos = L.sample_cell(k_key, L.free_cells(grid, key_region))
+        key_pos = L.sample_cell(w_key, L.free_cells(grid, key_region))
         grid = L.put(grid, key_pos, (C.KEY, C.YELLOW, 0))
-        return Level(grid, agent_pos, L.random_direction(k_dir))
+        return Level(grid, agent_pos, L.random_direction(w_dir))

@@ -6,8 +6,8 @@ slice ``agent_dir + 1`` times to the left, and then running
 which light passes through every cell except walls and closed or locked
 doors. Here the slice-and-rotate becomes one gather through a constant
 offset table (built by running Farama's own slice/rotate procedure on
-coordinates), and the sweep becomes integer bit operations on one machine
-word per view row.
+coordinates), and the sweep becomes one table lookup per view row (the table
+is Farama's row rule run on every pair of bit masks).
 """
 
 import functools
@@ -88,8 +88,57 @@ def _spread(bits: jax.Array, through: jax.Array, width: int, toward_high: bool):
     return bits
 
 
+def farama_row_pass(lit: int, through: int, width: int) -> tuple[int, int]:
+    """One row of Farama's ``Grid.process_vis``, on Python ints.
+
+    Args:
+        lit: bit ``i`` set if view column ``i`` of this row is already lit.
+        through: bit ``i`` set if column ``i`` lets light through.
+        width: number of columns ``V``.
+
+    Returns:
+        ``(seen, lit_above)``: the row's lit columns after Farama's
+        left-to-right and right-to-left passes, and the columns they light
+        in the row above.
+    """
+    mask = [bool(lit >> i & 1) for i in range(width)]
+    clear = [bool(through >> i & 1) for i in range(width)]
+    above = [False] * width
+    for i in range(width - 1):
+        if mask[i] and clear[i]:
+            mask[i + 1] = above[i + 1] = above[i] = True
+    for i in reversed(range(1, width)):
+        if mask[i] and clear[i]:
+            mask[i - 1] = above[i - 1] = above[i] = True
+    as_bits = lambda flags: sum(1 << i for i, on in enumerate(flags) if on)  # noqa: E731
+    return as_bits(mask), as_bits(above)
+
+
+_MAX_TABLE_VIEW = 9  # tables hold 4**V entries: 256 KiB of int32 at V = 9
+
+
+@functools.cache
+def row_pass_table(view_size: int) -> np.ndarray:
+    """:func:`farama_row_pass` for every ``(lit, through)`` pair.
+
+    Returns:
+        ``(2**V * 2**V,)`` int32 at ``lit * 2**V + through``:
+        ``seen | lit_above << V``.
+    """
+    v = view_size
+    table = np.empty(1 << (2 * v), np.int32)
+    for lit in range(1 << v):
+        for through in range(1 << v):
+            seen, above = farama_row_pass(lit, through, v)
+            table[lit << v | through] = seen | above << v
+    return table
+
+
 def line_of_sight(transparent: jax.Array) -> jax.Array:
     """Farama's ``Grid.process_vis`` on an egocentric view.
+
+    Each row is one lookup in :func:`row_pass_table` (views up to 9 wide) or,
+    for wider views, log-step bit propagation; both give Farama's mask.
 
     Args:
         transparent: ``(V, V)`` bool, indexed ``[i, j]``; False for walls and
@@ -102,19 +151,29 @@ def line_of_sight(transparent: jax.Array) -> jax.Array:
     full = (1 << v) - 1
     weights = jnp.left_shift(jnp.int32(1), jnp.arange(v, dtype=jnp.int32))
     row_bits = jnp.sum(transparent.astype(jnp.int32) * weights[:, None], axis=0)
+    table = jnp.asarray(row_pass_table(v)) if v <= _MAX_TABLE_VIEW else None
     seen_rows = [None] * v
     lit = jnp.int32(1 << (v // 2))  # the agent's own cell, bottom row
     for j in reversed(range(v)):
-        through = row_bits[j]
-        left_to_right = _spread(lit, through, v, toward_high=True)
-        right_to_left = _spread(left_to_right, through, v, toward_high=False)
-        seen_rows[j] = right_to_left
-        # Farama's left-to-right pass visits columns 0..V-2 and lights the cell
-        # above and above-right; its right-to-left pass visits 1..V-1 and
-        # lights above and above-left.
-        up_right = left_to_right & through & (full >> 1)
-        up_left = right_to_left & through & (full - 1)
-        lit = (up_right | (up_right << 1) | up_left | (up_left >> 1)) & full
+        if table is not None:
+            entry = table[(lit << v) | row_bits[j]]
+            seen_rows[j], lit = entry & full, entry >> v
+        else:
+            seen_rows[j], lit = _row_pass_bits(lit, row_bits[j], v)
     seen = jnp.stack(seen_rows)  # (V rows j, ) bit i = column
     columns = jnp.arange(v, dtype=jnp.int32)
     return ((seen[None, :] >> columns[:, None]) & 1).astype(bool)
+
+
+def _row_pass_bits(lit: jax.Array, through: jax.Array, v: int):
+    """:func:`farama_row_pass` on traced int32 bit masks."""
+    full = (1 << v) - 1
+    left_to_right = _spread(lit, through, v, toward_high=True)
+    right_to_left = _spread(left_to_right, through, v, toward_high=False)
+    # Farama's left-to-right pass visits columns 0..V-2 and lights the cell
+    # above and above-right; its right-to-left pass visits 1..V-1 and
+    # lights above and above-left.
+    up_right = left_to_right & through & (full >> 1)
+    up_left = right_to_left & through & (full - 1)
+    above = (up_right | (up_right << 1) | up_left | (up_left >> 1)) & full
+    return right_to_left, above

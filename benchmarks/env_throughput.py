@@ -1,0 +1,129 @@
+"""Random-action throughput of jaxrl's environments.
+
+For each environment and batch size: env steps per second of a jitted
+``lax.scan`` over ``vmap(env.step)`` with uniformly random actions, and the
+compile time, separately. ``--modes`` adds two references that show what the
+auto-reset costs:
+
+- ``auto-reset``: ``env.step``, same-step auto-reset (what training uses);
+- ``gymnax-select``: gymnax's default ``Environment.step``, which observes a
+  fresh reset and the stepped state every step and selects between them;
+- ``no-reset``: ``env.step_env`` alone, no reset at all (not a usable
+  environment loop: an upper bound).
+
+    python benchmarks/env_throughput.py
+    python benchmarks/env_throughput.py --envs DoorKey-8x8 FourRooms --modes all
+"""
+
+import argparse
+import functools
+
+import jax
+import jax.numpy as jnp
+from common import print_table, rate, save_results, scan_steps, time_compiled
+from gymnax.environments import environment
+
+import jaxrl
+
+MODES = ("auto-reset", "gymnax-select", "no-reset")
+
+
+def random_stepper(env, params, batch: int, mode: str):
+    """``(init, step)`` for a batch of ``env`` driven by random actions.
+
+    ``init(key) -> carry`` resets ``batch`` copies; ``step(carry, key) ->
+    carry`` takes one random action in each. The carry holds the observation,
+    so no part of the step can be optimised away.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    num_actions = env.action_space(params).n
+    if mode == "auto-reset":
+        step_fn = env.step
+    elif mode == "gymnax-select":
+        step_fn = functools.partial(environment.Environment.step, env)
+    else:
+        step_fn = env.step_env
+    batched_step = jax.vmap(step_fn, in_axes=(0, 0, 0, None))
+
+    def init(key):
+        return jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(key, batch), params
+        )
+
+    def step(carry, key):
+        _, state = carry
+        key_action, key_env = jax.random.split(key)
+        actions = jax.random.randint(key_action, (batch,), 0, num_actions)
+        obs, state, *_ = batched_step(
+            jax.random.split(key_env, batch), state, actions, params
+        )
+        return obs, state
+
+    return init, step
+
+
+def measure(init, step, batch: int, env_steps: int, repeats: int) -> dict:
+    """Compile and time ``step`` scanned over enough iterations for about
+    ``env_steps`` environment steps (at least 20 iterations)."""
+    iterations = max(20, env_steps // batch)
+    carry = init(jax.random.key(0))
+    compile_s, run_s = time_compiled(
+        scan_steps(step, iterations), (carry, jax.random.key(1)), repeats
+    )
+    return {
+        "batch": batch,
+        "iterations": iterations,
+        "compile_s": compile_s,
+        "run_s": run_s,
+        "steps_per_s": batch * iterations / run_s,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="+", default=None, help="default: all ours")
+    parser.add_argument(
+        "--batch-sizes", nargs="+", type=int, default=[1, 256, 4096, 16384]
+    )
+    parser.add_argument(
+        "--modes", nargs="+", default=["auto-reset"], choices=[*MODES, "all"]
+    )
+    parser.add_argument("--env-steps", type=int, default=2_000_000,
+                        help="env steps per timed run (batched runs)")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default=None, help="JSON path (never overwritten)")
+    args = parser.parse_args(argv)
+    modes = MODES if "all" in args.modes else tuple(args.modes)
+    env_ids = args.envs or jaxrl.registry.ids()
+    if any(b < 1 for b in args.batch_sizes):
+        parser.error(f"--batch-sizes must be >= 1, got {args.batch_sizes}")
+
+    results, rows = [], []
+    for env_id in env_ids:
+        env, params = jaxrl.make(env_id)
+        for mode in modes:
+            for batch in args.batch_sizes:
+                init, step = random_stepper(env, params, batch, mode)
+                # Unbatched runs are dispatch-bound: fewer steps keep them short.
+                budget = args.env_steps if batch > 1 else args.env_steps // 10
+                result = {"env": env_id, "mode": mode,
+                          **measure(init, step, batch, budget, args.repeats)}  # fmt: skip
+                results.append(result)
+                rows.append([env_id, mode, batch, rate(result["steps_per_s"]),
+                             f"{result['compile_s']:.1f}"])  # fmt: skip
+                print(f"  {env_id} {mode} B={batch}: "
+                      f"{rate(result['steps_per_s'])} steps/s", flush=True)  # fmt: skip
+    print_table(
+        f"Random-action env steps/s ({jax.default_backend()}, jax {jax.__version__})",
+        ["env", "mode", "batch", "steps/s", "compile s"],
+        rows,
+    )
+    path = save_results("env_throughput", {"args": vars(args), "results": results},
+                        args.out)  # fmt: skip
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    jnp.zeros(())  # start the backend before the first timed compile
+    main()
