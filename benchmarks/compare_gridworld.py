@@ -122,10 +122,20 @@ def run_worker(lib: str, tasks, batch_sizes, env_steps: int, repeats: int) -> li
                 scan_steps(step, iterations), (carry, jax.random.key(1)), repeats
             )
             steps_per_s = batch * iterations / run_s
-            print(f"  {lib} {task} B={batch}: {rate(steps_per_s)} steps/s, "
-                  f"compile {compile_s:.1f} s", flush=True)  # fmt: skip
-            results.append({"lib": lib, "task": task, "batch": batch,
-                            "steps_per_s": steps_per_s, "compile_s": compile_s})  # fmt: skip
+            print(
+                f"  {lib} {task} B={batch}: {rate(steps_per_s)} steps/s, "
+                f"compile {compile_s:.1f} s",
+                flush=True,
+            )
+            results.append(
+                {
+                    "lib": lib,
+                    "task": task,
+                    "batch": batch,
+                    "steps_per_s": steps_per_s,
+                    "compile_s": compile_s,
+                }
+            )
     return results
 
 
@@ -141,13 +151,25 @@ def python_for(lib: str) -> str:
     env_dir = VENVS_DIR / package
     python = env_dir / "bin" / "python"
     if not python.exists():
-        print(f"{package} is not importable here: creating {env_dir} "
-              f"with {PEER_PINS[package]} and jax=={jax.__version__}", flush=True)  # fmt: skip
+        print(
+            f"{package} is not importable here: creating {env_dir} "
+            f"with {PEER_PINS[package]} and jax=={jax.__version__}",
+            flush=True,
+        )
         venv.create(env_dir, with_pip=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", PEER_PINS[package],
-             f"jax=={jax.__version__}", "rich"], check=True,
-        )  # fmt: skip
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                PEER_PINS[package],
+                f"jax=={jax.__version__}",
+                "rich",
+            ],
+            check=True,
+        )
     print(f"{lib} runs from its own virtual environment {env_dir}", flush=True)
     return str(python)
 
@@ -156,10 +178,21 @@ def run_library(lib: str, args) -> list:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
         command = [
-            python_for(lib), __file__, "--worker", lib, "--worker-out", str(out),
-            "--tasks", *args.tasks, "--batch-sizes", *map(str, args.batch_sizes),
-            "--env-steps", str(args.env_steps), "--repeats", str(args.repeats),
-        ]  # fmt: skip
+            python_for(lib),
+            __file__,
+            "--worker",
+            lib,
+            "--worker-out",
+            str(out),
+            "--tasks",
+            *args.tasks,
+            "--batch-sizes",
+            *map(str, args.batch_sizes),
+            "--env-steps",
+            str(args.env_steps),
+            "--repeats",
+            str(args.repeats),
+        ]
         subprocess.run(command, check=True)
         return json.loads(out.read_text())
 
@@ -195,8 +228,9 @@ def main(argv=None):
         parser.error(f"--batch-sizes must be >= 1, got {args.batch_sizes}")
 
     if args.worker:
-        results = run_worker(args.worker, args.tasks, args.batch_sizes,
-                             args.env_steps, args.repeats)  # fmt: skip
+        results = run_worker(
+            args.worker, args.tasks, args.batch_sizes, args.env_steps, args.repeats
+        )
         Path(args.worker_out).write_text(json.dumps(results))
         return
 
@@ -214,12 +248,15 @@ def main(argv=None):
         columns,
         ratio_rows(results, args.libs, args.tasks, args.batch_sizes),
     )
-    compile_rows = [[r["lib"], r["task"], r["batch"], f"{r['compile_s']:.1f}"]
-                    for r in results]  # fmt: skip
-    print_table("Compile seconds", ["library", "task", "batch", "compile s"],
-                compile_rows)  # fmt: skip
-    path = save_results("compare_gridworld", {"args": vars(args), "results": results},
-                        args.out)  # fmt: skip
+    compile_rows = [
+        [r["lib"], r["task"], r["batch"], f"{r['compile_s']:.1f}"] for r in results
+    ]
+    print_table(
+        "Compile seconds", ["library", "task", "batch", "compile s"], compile_rows
+    )
+    path = save_results(
+        "compare_gridworld", {"args": vars(args), "results": results}, args.out
+    )
     print(f"saved {path}")
 
 

@@ -89,8 +89,12 @@ def main(argv=None):
     parser.add_argument(
         "--modes", nargs="+", default=["auto-reset"], choices=[*MODES, "all"]
     )
-    parser.add_argument("--env-steps", type=int, default=2_000_000,
-                        help="env steps per timed run (batched runs)")  # fmt: skip
+    parser.add_argument(
+        "--env-steps",
+        type=int,
+        default=2_000_000,
+        help="env steps per timed run (batched runs)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None, help="JSON path (never overwritten)")
     args = parser.parse_args(argv)
@@ -107,20 +111,34 @@ def main(argv=None):
                 init, step = random_stepper(env, params, batch, mode)
                 # Unbatched runs are dispatch-bound: fewer steps keep them short.
                 budget = args.env_steps if batch > 1 else args.env_steps // 10
-                result = {"env": env_id, "mode": mode,
-                          **measure(init, step, batch, budget, args.repeats)}  # fmt: skip
+                result = {
+                    "env": env_id,
+                    "mode": mode,
+                    **measure(init, step, batch, budget, args.repeats),
+                }
                 results.append(result)
-                rows.append([env_id, mode, batch, rate(result["steps_per_s"]),
-                             f"{result['compile_s']:.1f}"])  # fmt: skip
-                print(f"  {env_id} {mode} B={batch}: "
-                      f"{rate(result['steps_per_s'])} steps/s", flush=True)  # fmt: skip
+                rows.append(
+                    [
+                        env_id,
+                        mode,
+                        batch,
+                        rate(result["steps_per_s"]),
+                        f"{result['compile_s']:.1f}",
+                    ]
+                )
+                print(
+                    f"  {env_id} {mode} B={batch}: "
+                    f"{rate(result['steps_per_s'])} steps/s",
+                    flush=True,
+                )
     print_table(
         f"Random-action env steps/s ({jax.default_backend()}, jax {jax.__version__})",
         ["env", "mode", "batch", "steps/s", "compile s"],
         rows,
     )
-    path = save_results("env_throughput", {"args": vars(args), "results": results},
-                        args.out)  # fmt: skip
+    path = save_results(
+        "env_throughput", {"args": vars(args), "results": results}, args.out
+    )
     print(f"saved {path}")
 
 
