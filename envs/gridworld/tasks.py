@@ -24,7 +24,8 @@ class Empty(MiniGridEnv):
     Farama's ``EmptyEnv``: walls around a ``size x size`` grid, the goal at
     ``(size - 2, size - 2)``, the agent at ``(1, 1)`` facing right, or, with
     ``random_start``, on a uniformly chosen empty cell facing a random
-    direction. Step limit ``4 * size**2``. Sparse reward; see
+    direction. Step limit ``4 * size**2``. As in Farama, walls do not block
+    the view here (``see_through_walls=True``). Sparse reward; see
     :class:`MiniGridEnv` for observation, action, reward and termination.
 
     Example::
@@ -39,7 +40,7 @@ class Empty(MiniGridEnv):
         size: int = 8,
         random_start: bool = False,
         view_size: int = 7,
-        see_through_walls: bool = False,
+        see_through_walls: bool = True,
     ):
         _check_size(size, 3)
         super().__init__(size, size, 4 * size * size, view_size, see_through_walls)
