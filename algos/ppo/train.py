@@ -163,9 +163,7 @@ def _update(setup: _Setup, hparams: HParams, optimizer, runner: RunnerState):
     runner, rollout = jax.lax.scan(
         lambda r, _: _env_step(setup, r), runner, length=config.num_steps
     )
-    _, next_value = jax.vmap(setup.network.apply, in_axes=(None, 0))(
-        runner.params, rollout.final_obs
-    )
+    next_value = _next_values(setup, runner, rollout)
     per_env = (1, 1, 1, 1, 1, None, None)
     advantages, targets = jax.vmap(gae, in_axes=per_env, out_axes=1)(
         rollout.reward, rollout.value, next_value, rollout.terminated, rollout.done,
@@ -184,6 +182,39 @@ def _update(setup: _Setup, hparams: HParams, optimizer, runner: RunnerState):
     )
     runner = runner.replace(params=params, opt_state=opt_state, key=key)
     return runner, _metrics(rollout.episode, jax.tree.map(jnp.mean, losses))
+
+
+def _next_values(setup: _Setup, runner: RunnerState, rollout: Transition):
+    """``(T, B)`` values of the states each step reached, for GAE.
+
+    Where an episode went on, the state reached is the next one acted in, whose
+    value the rollout already holds (the last step's comes from one more
+    forward pass). Terminations do not bootstrap. Only truncated steps need
+    the value of their final observation: those are evaluated ``B`` at a time
+    in a loop that usually runs once, instead of a pass over all ``T * B``.
+    """
+    config = setup.config
+    _, last_value = setup.network.apply(runner.params, runner.obs)
+    next_value = jnp.concatenate([rollout.value[1:], last_value[None]])
+    needs_value = rollout.done & ~rollout.terminated
+    size = config.num_steps * config.num_envs
+    flat_obs = jax.tree.map(lambda x: x.reshape(size, *x.shape[2:]), rollout.final_obs)
+
+    def pending(carry):
+        return jnp.any(carry[0])
+
+    def evaluate_some(carry):
+        todo, values = carry
+        (index,) = jnp.nonzero(todo, size=config.num_envs, fill_value=size)
+        obs = jax.tree.map(lambda x: x[jnp.minimum(index, size - 1)], flat_obs)
+        _, value = setup.network.apply(runner.params, obs)
+        values = values.at[index].set(value, mode="drop")
+        return todo.at[index].set(False, mode="drop"), values
+
+    _, values = jax.lax.while_loop(
+        pending, evaluate_some, (needs_value.reshape(size), next_value.reshape(size))
+    )
+    return values.reshape(config.num_steps, config.num_envs)
 
 
 def _env_step(setup: _Setup, runner: RunnerState):

@@ -1,0 +1,264 @@
+"""PPO on DoorKey: wall time and env steps to success, against a minimal loop.
+
+For each task, 8 seeds train in one ``jax.jit(jax.vmap(train))`` program, and
+so does a minimal hand-written PPO loop in the PureJaxRL layout (nested scans,
+inline GAE and loss, no truncation bootstrapping, no metrics beyond returns)
+on the same environment, network, optimiser and config, in the same
+invocation. Reported per implementation: compile seconds, run seconds, env
+steps/s, env steps until the mean return of an update's finished episodes
+first reaches ``--success-return`` (per seed; median and how many seeds got
+there), and the final return.
+
+    python benchmarks/ppo_gridworld.py
+    python benchmarks/ppo_gridworld.py --tasks DoorKey-5x5 --steps 200000
+"""
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from common import print_table, rate, save_results
+
+import jaxrl
+from jaxrl.algos import ppo
+from jaxrl.algos.ppo.networks import make_network
+from jaxrl.wrappers import EpisodeStatistics
+
+DEFAULT_STEPS = {"DoorKey-5x5": 200_000, "DoorKey-8x8": 500_000}
+
+
+def make_minimal_train(config: ppo.Config, env, env_params):
+    """PPO as a single hand-written function in the PureJaxRL layout.
+
+    Returns ``train(key, hparams) -> (num_updates,)`` mean return of the
+    episodes finished in each update (0 where none finished).
+    """
+    env = EpisodeStatistics(env)
+    n_envs, n_steps = config.num_envs, config.num_steps
+    network = make_network(
+        env.observation_space(env_params), env.action_space(env_params).n,
+        config.hidden_size, config.embed_dim,
+    )  # fmt: skip
+    vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def train(key, hp):
+        key, k_init, k_reset = jax.random.split(key, 3)
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(k_reset, n_envs), env_params
+        )
+        params = network.init(k_init, obs)
+        grad_steps = config.num_minibatches * config.update_epochs
+
+        def lr(count):
+            return hp.lr * (1.0 - (count // grad_steps) / config.num_updates)
+
+        tx = optax.chain(
+            optax.clip_by_global_norm(hp.max_grad_norm),
+            optax.adam(lr if config.anneal_lr else hp.lr, eps=1e-5),
+        )
+        opt_state = tx.init(params)
+
+        def update(carry, _):
+            params, opt_state, env_state, obs, key = carry
+
+            def act(carry, _):
+                env_state, obs, key = carry
+                key, k_act, k_env = jax.random.split(key, 3)
+                logits, value = network.apply(params, obs)
+                action = jax.random.categorical(k_act, logits)
+                log_prob = jax.nn.log_softmax(logits)[jnp.arange(n_envs), action]
+                next_obs, env_state, reward, term, trunc, info = vstep(
+                    jax.random.split(k_env, n_envs), env_state, action, env_params
+                )
+                done = (term | trunc).astype(jnp.float32)
+                ep = info["episode"]
+                step = (obs, action, log_prob, value, reward, done)
+                return (env_state, next_obs, key), (
+                    step,
+                    ep.returned,
+                    ep.episode_return,
+                )
+
+            (env_state, obs, key), (traj, ended, returns) = jax.lax.scan(
+                act, (env_state, obs, key), None, n_steps
+            )
+            t_obs, t_action, t_logp, t_value, t_reward, t_done = traj
+            _, last_value = network.apply(params, obs)
+
+            def backward(carry, x):
+                advantage, next_value = carry
+                done, value, reward = x
+                delta = reward + hp.gamma * next_value * (1 - done) - value
+                advantage = delta + hp.gamma * hp.gae_lambda * (1 - done) * advantage
+                return (advantage, value), advantage
+
+            _, advantages = jax.lax.scan(
+                backward, (jnp.zeros_like(last_value), last_value),
+                (t_done, t_value, t_reward), reverse=True,
+            )  # fmt: skip
+            targets = advantages + t_value
+            flat = jax.tree.map(
+                lambda x: x.reshape(config.batch_size, *x.shape[2:]),
+                (t_obs, t_action, t_logp, t_value, advantages, targets),
+            )
+
+            def loss_fn(p, mb):
+                obs, action, old_logp, old_value, adv, target = mb
+                logits, value = network.apply(p, obs)
+                log_p = jax.nn.log_softmax(logits)
+                logp = jnp.take_along_axis(log_p, action[:, None], 1)[:, 0]
+                ratio = jnp.exp(logp - old_logp)
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                policy = -jnp.minimum(
+                    ratio * adv, jnp.clip(ratio, 1 - hp.clip_eps, 1 + hp.clip_eps) * adv
+                ).mean()
+                v_clip = old_value + jnp.clip(
+                    value - old_value, -hp.clip_eps, hp.clip_eps
+                )
+                v_loss = (
+                    0.5
+                    * jnp.maximum((value - target) ** 2, (v_clip - target) ** 2).mean()
+                )
+                entropy = -(jnp.exp(log_p) * log_p).sum(-1).mean()
+                return policy + hp.vf_coef * v_loss - hp.ent_coef * entropy
+
+            def epoch(carry, _):
+                params, opt_state, key = carry
+                key, k_perm = jax.random.split(key)
+                order = jax.random.permutation(k_perm, config.batch_size)
+                minibatches = jax.tree.map(
+                    lambda x: x[order].reshape(
+                        config.num_minibatches, -1, *x.shape[1:]
+                    ),
+                    flat,
+                )
+
+                def sgd(carry, mb):
+                    params, opt_state = carry
+                    grads = jax.grad(loss_fn)(params, mb)
+                    updates, opt_state = tx.update(grads, opt_state, params)
+                    return (optax.apply_updates(params, updates), opt_state), None
+
+                (params, opt_state), _ = jax.lax.scan(
+                    sgd, (params, opt_state), minibatches
+                )
+                return (params, opt_state, key), None
+
+            (params, opt_state, key), _ = jax.lax.scan(
+                epoch, (params, opt_state, key), None, config.update_epochs
+            )
+            count = jnp.maximum(ended.sum(), 1)
+            mean_return = jnp.where(ended, returns, 0.0).sum() / count
+            return (params, opt_state, env_state, obs, key), mean_return
+
+        carry = (params, opt_state, env_state, obs, key)
+        _, returns = jax.lax.scan(update, carry, None, config.num_updates)
+        return returns
+
+    return train
+
+
+def steps_to_success(returns: np.ndarray, batch_size: int, threshold: float):
+    """``(seeds, updates)`` returns -> per seed, env steps at the end of the
+    first update whose mean return reached ``threshold`` (NaN if none)."""
+    reached = returns >= threshold
+    first = np.where(reached.any(1), reached.argmax(1), -1)
+    return np.where(first >= 0, (first + 1) * batch_size, np.nan)
+
+
+def timed(train, keys, hparams):
+    """Compile (timed) and run (timed) ``vmap(train)`` over ``keys``."""
+    start = time.perf_counter()
+    compiled = (
+        jax.jit(jax.vmap(train, in_axes=(0, None))).lower(keys, hparams).compile()
+    )
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    out = jax.block_until_ready(compiled(keys, hparams))
+    return out, compile_s, time.perf_counter() - start
+
+
+def run_task(task: str, steps: int, seeds: int, threshold: float, repeats: int):
+    env, env_params = jaxrl.make(task)
+    config = ppo.Config(total_steps=steps, log_every=0)
+    hparams = ppo.HParams()
+    keys = jax.random.split(jax.random.key(0), seeds)
+    results = []
+    for name in ("jaxrl", "minimal"):
+        if name == "jaxrl":
+            out, compile_s, run_s = timed(
+                ppo.make_train(config, env, env_params), keys, hparams, repeats
+            )
+            returns = np.asarray(out.metrics.episode_return)
+        else:
+            train = make_minimal_train(config, env, env_params)
+            returns, compile_s, run_s = timed(train, keys, hparams, repeats)
+            returns = np.asarray(returns)
+        reach = steps_to_success(returns, config.batch_size, threshold)
+        tail = max(1, int(config.num_updates * config.final_fraction))
+        final = returns[:, -tail:].mean(1)
+        results.append({
+            "task": task, "impl": name, "seeds": seeds,
+            "steps_per_seed": config.num_updates * config.batch_size,
+            "compile_s": compile_s, "run_s": run_s,
+            "steps_per_s": seeds * config.num_updates * config.batch_size / run_s,
+            "steps_to_success": reach.tolist(),
+            "final_return_mean": float(final.mean()),
+            "final_return_std": float(final.std()),
+        })  # fmt: skip
+        print(f"  {task} {name}: run {run_s:.1f} s, compile {compile_s:.1f} s",
+              flush=True)  # fmt: skip
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_STEPS))
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps per seed (default per task: %s)" % DEFAULT_STEPS)  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=1, help="runs timed, best kept")
+    parser.add_argument("--success-return", type=float, default=0.9)
+    parser.add_argument("--out", default=None, help="JSON path (never overwritten)")
+    args = parser.parse_args(argv)
+    for task in args.tasks:
+        if task not in jaxrl.registry.ids():
+            parser.error(f"unknown task {task!r}; choose from {jaxrl.registry.ids()}")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
+
+    results = []
+    for task in args.tasks:
+        steps = args.steps or DEFAULT_STEPS.get(task, 500_000)
+        results += run_task(task, steps, args.seeds, args.success_return, args.repeats)
+
+    rows = []
+    for r in results:
+        reach = np.asarray(r["steps_to_success"], float)
+        solved = int(np.isfinite(reach).sum())
+        median = f"{np.nanmedian(reach) / 1e3:.0f}k" if solved else "-"
+        minimal = next(
+            m for m in results if m["task"] == r["task"] and m["impl"] == "minimal"
+        )
+        rows.append([
+            r["task"], r["impl"], f"{r['compile_s']:.1f}", f"{r['run_s']:.1f}",
+            rate(r["steps_per_s"]), f"{minimal['run_s'] / r['run_s']:.2f}x",
+            f"{median} ({solved}/{r['seeds']})",
+            f"{r['final_return_mean']:.3f} ± {r['final_return_std']:.3f}",
+        ])  # fmt: skip
+    print_table(
+        f"PPO, {args.seeds} seeds vmapped ({jax.default_backend()}, jax {jax.__version__})",
+        ["task", "impl", "compile s", "run s", "env steps/s", "speed vs minimal",
+         f"steps to return {args.success_return}", "final return"],
+        rows,
+    )  # fmt: skip
+    path = save_results("ppo_gridworld", {"args": vars(args), "results": results},
+                        args.out)  # fmt: skip
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()
