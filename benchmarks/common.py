@@ -7,6 +7,7 @@ the best of several runs, each ending in ``block_until_ready``.
 
 import datetime
 import json
+import math
 import os
 import platform
 import subprocess
@@ -32,23 +33,51 @@ def scan_steps(step: Callable, num_steps: int) -> Callable:
     return run
 
 
-def time_compiled(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
-    """Compile ``jax.jit(fn)`` for ``args`` and time it.
+def time_compiled(
+    fn: Callable, args: tuple, repeats: int, min_seconds: float = 1.0
+) -> tuple[float, float]:
+    """Compile ``jax.jit(fn)`` for ``args`` and time one call of it.
+
+    After a warm-up call, each of ``repeats`` timings runs the compiled call
+    back to back until at least ``min_seconds`` have passed (so fast calls
+    are not lost in timer noise and slow libraries do not take minutes).
 
     Returns:
-        ``(compile_seconds, best_run_seconds)``; the best of ``repeats`` runs
-        after one warm-up run.
+        ``(compile_seconds, best_seconds_per_call)``.
     """
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - start
+    start = time.perf_counter()
     jax.block_until_ready(compiled(*args))
+    first = time.perf_counter() - start
+    calls = max(1, math.ceil(min_seconds / max(first, 1e-6)))
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        best = min(best, time.perf_counter() - start)
+        for _ in range(calls):
+            out = compiled(*args)
+        jax.block_until_ready(out)
+        best = min(best, (time.perf_counter() - start) / calls)
     return compile_s, best
+
+
+def measure(init, step, batch: int, env_steps: int, repeats: int) -> dict:
+    """Compile and time ``step`` scanned, per compiled call, over enough
+    iterations for about ``env_steps`` environment steps (a twentieth of that
+    unbatched, where every iteration is mostly dispatch; at least 20)."""
+    iterations = max(20, (env_steps if batch > 1 else env_steps // 20) // batch)
+    carry = init(jax.random.key(0))
+    compile_s, run_s = time_compiled(
+        scan_steps(step, iterations), (carry, jax.random.key(1)), repeats
+    )
+    return {
+        "batch": batch,
+        "iterations": iterations,
+        "compile_s": compile_s,
+        "run_s": run_s,
+        "steps_per_s": batch * iterations / run_s,
+    }
 
 
 def machine_info() -> dict:

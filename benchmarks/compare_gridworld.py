@@ -36,7 +36,7 @@ import venv
 from pathlib import Path
 
 import jax
-from common import print_table, rate, save_results, scan_steps, time_compiled
+from common import measure, print_table, rate, save_results
 
 TASKS = ("Empty-8x8", "DoorKey-8x8", "FourRooms")
 FARAMA_LIMITS = {"Empty-8x8": 256, "DoorKey-8x8": 640, "FourRooms": 100}
@@ -115,27 +115,10 @@ def run_worker(lib: str, tasks, batch_sizes, env_steps: int, repeats: int) -> li
     for task in tasks:
         for batch in batch_sizes:
             init, step = make_stepper(lib, task, batch)
-            budget = env_steps if batch > 1 else env_steps // 10
-            iterations = max(20, budget // batch)
-            carry = init(jax.random.key(0))
-            compile_s, run_s = time_compiled(
-                scan_steps(step, iterations), (carry, jax.random.key(1)), repeats
-            )
-            steps_per_s = batch * iterations / run_s
-            print(
-                f"  {lib} {task} B={batch}: {rate(steps_per_s)} steps/s, "
-                f"compile {compile_s:.1f} s",
-                flush=True,
-            )
-            results.append(
-                {
-                    "lib": lib,
-                    "task": task,
-                    "batch": batch,
-                    "steps_per_s": steps_per_s,
-                    "compile_s": compile_s,
-                }
-            )
+            result = measure(init, step, batch, env_steps, repeats)
+            print(f"  {lib} {task} B={batch}: {rate(result['steps_per_s'])} steps/s, "
+                  f"compile {result['compile_s']:.1f} s", flush=True)  # fmt: skip
+            results.append({"lib": lib, "task": task, **result})
     return results
 
 
@@ -218,7 +201,7 @@ def main(argv=None):
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 256, 4096])
     parser.add_argument("--libs", nargs="+", default=list(LIBS), choices=LIBS)
-    parser.add_argument("--env-steps", type=int, default=2_000_000)
+    parser.add_argument("--env-steps", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None, help="JSON path (never overwritten)")
     parser.add_argument("--worker", choices=LIBS, help=argparse.SUPPRESS)

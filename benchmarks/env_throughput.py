@@ -20,7 +20,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from common import print_table, rate, save_results, scan_steps, time_compiled
+from common import measure, print_table, rate, save_results
 from gymnax.environments import environment
 
 import jaxrl
@@ -63,23 +63,6 @@ def random_stepper(env, params, batch: int, mode: str):
     return init, step
 
 
-def measure(init, step, batch: int, env_steps: int, repeats: int) -> dict:
-    """Compile and time ``step`` scanned over enough iterations for about
-    ``env_steps`` environment steps (at least 20 iterations)."""
-    iterations = max(20, env_steps // batch)
-    carry = init(jax.random.key(0))
-    compile_s, run_s = time_compiled(
-        scan_steps(step, iterations), (carry, jax.random.key(1)), repeats
-    )
-    return {
-        "batch": batch,
-        "iterations": iterations,
-        "compile_s": compile_s,
-        "run_s": run_s,
-        "steps_per_s": batch * iterations / run_s,
-    }
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=None, help="default: all ours")
@@ -92,8 +75,8 @@ def main(argv=None):
     parser.add_argument(
         "--env-steps",
         type=int,
-        default=2_000_000,
-        help="env steps per timed run (batched runs)",
+        default=1_000_000,
+        help="env steps per compiled call",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None, help="JSON path (never overwritten)")
@@ -109,12 +92,10 @@ def main(argv=None):
         for mode in modes:
             for batch in args.batch_sizes:
                 init, step = random_stepper(env, params, batch, mode)
-                # Unbatched runs are dispatch-bound: fewer steps keep them short.
-                budget = args.env_steps if batch > 1 else args.env_steps // 10
                 result = {
                     "env": env_id,
                     "mode": mode,
-                    **measure(init, step, batch, budget, args.repeats),
+                    **measure(init, step, batch, args.env_steps, args.repeats),
                 }
                 results.append(result)
                 rows.append(

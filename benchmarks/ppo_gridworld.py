@@ -217,8 +217,9 @@ def run_task(task: str, steps: int, seeds: int, threshold: float, repeats: int):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_STEPS))
-    parser.add_argument("--steps", type=int, default=None,
-                        help="env steps per seed (default per task: %s)" % DEFAULT_STEPS)  # fmt: skip
+    parser.add_argument(
+        "--steps", type=int, default=None, help=f"env steps per seed ({DEFAULT_STEPS})"
+    )
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=1, help="runs timed, best kept")
     parser.add_argument("--success-return", type=float, default=0.9)
@@ -249,8 +250,9 @@ def main(argv=None):
             f"{median} ({solved}/{r['seeds']})",
             f"{r['final_return_mean']:.3f} ± {r['final_return_std']:.3f}",
         ])  # fmt: skip
+    backend = f"{jax.default_backend()}, jax {jax.__version__}"
     print_table(
-        f"PPO, {args.seeds} seeds vmapped ({jax.default_backend()}, jax {jax.__version__})",
+        f"PPO, {args.seeds} seeds vmapped ({backend})",
         ["task", "impl", "compile s", "run s", "env steps/s", "speed vs minimal",
          f"steps to return {args.success_return}", "final return"],
         rows,

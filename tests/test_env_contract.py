@@ -75,3 +75,53 @@ def test_terminated_auto_reset_keeps_final_observation():
     assert terminated and not truncated and reward > 0.9
     assert state.agent_pos.tolist() == [1, 1]
     assert int(info["final_observation"].direction) == 1
+
+
+@pytest.mark.parametrize("env_id", ["Empty-Random-5x5", "DoorKey-5x5", "FourRooms"])
+def test_vmapped_step_equals_loop(env_id):
+    env, params = jaxrl.make(env_id, max_steps_in_episode=3)
+    keys = jax.random.split(jax.random.key(5), 4)
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    actions = jnp.array([0, 2, 3, 5], jnp.int32)
+    step = jax.jit(env.step)
+    for t in range(4):  # crosses a truncation reset
+        step_keys = jax.random.split(jax.random.key(10 + t), 4)
+        batched = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+            step_keys, state, actions, params
+        )
+        for i in range(4):
+            row_state = jax.tree.map(lambda x, i=i: x[i], state)
+            single = step(step_keys[i], row_state, actions[i], params)
+            chex.assert_trees_all_equal(
+                jax.tree.map(lambda x, i=i: x[i], batched), single
+            )
+        state = batched[1]
+
+
+@pytest.mark.parametrize("env_id", jaxrl.registry.ids())
+def test_final_observation_is_the_observation_before_reset(env_id):
+    """With a one-step limit every step resets; final_observation must be what
+    the step reached, and obs the fresh episode's first observation."""
+    env, params = jaxrl.make(env_id, max_steps_in_episode=1)
+    _, state = env.reset(jax.random.key(0), params)
+    key = jax.random.key(1)
+    obs, new_state, _, _, truncated, info = env.step(key, state, 2, params)
+    reached, *_ = env.step_env(key, state, 2, params)
+    assert bool(truncated) and int(new_state.time) == 0
+    chex.assert_trees_all_equal(info["final_observation"], reached)
+    _, key_reset = jax.random.split(key)
+    chex.assert_trees_all_equal(obs, env.reset(key_reset, params)[0])
+
+
+def test_terminated_and_truncated_on_the_same_step():
+    env, params = jaxrl.make("Empty-5x5", max_steps_in_episode=1)
+    _, state = env.reset(jax.random.key(0), params)
+    state = state.replace(
+        agent_pos=jnp.array([3, 2], jnp.int32), agent_dir=jnp.int32(1)
+    )
+    _, state, reward, terminated, truncated, _ = env.step(
+        jax.random.key(1), state, 2, params
+    )
+    assert bool(terminated) and bool(truncated)
+    assert np.isclose(float(reward), 1 - 0.9 * 1 / 1)
+    assert int(state.time) == 0 and state.agent_pos.tolist() == [1, 1]

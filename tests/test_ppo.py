@@ -88,3 +88,34 @@ def test_ppo_solves_empty_5x5():
     out = jax.jit(ppo.make_train(config, env, params))(jax.random.key(0))
     final = np.asarray(out.metrics.episode_return)[-config.num_final_updates :]
     assert final.mean() > 0.9
+
+
+def test_next_values_equal_a_full_pass_over_final_observations():
+    """The cheap bootstrap (rollout values, plus truncated final observations
+    B at a time) equals evaluating every final observation, including when
+    more than B steps truncate in one rollout (here 4 envs x 5 truncations)."""
+    from jaxrl.algos.ppo import train as T
+    from jaxrl.wrappers import EpisodeStatistics
+
+    env, params = jaxrl.make("Empty-Random-5x5", max_steps_in_episode=3)
+    config = SMALL
+    network = T.make_network(
+        env.observation_space(params), 7, config.hidden_size, config.embed_dim
+    )
+    setup = T._Setup(config, EpisodeStatistics(env), params, network)
+    obs, env_state = jax.vmap(setup.env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.key(0), config.num_envs), params
+    )
+    net_params = network.init(jax.random.key(1), obs)
+    runner = T.RunnerState(net_params, None, env_state, obs, jax.random.key(2))
+    runner, rollout = jax.lax.scan(
+        lambda r, _: T._env_step(setup, r), runner, length=config.num_steps
+    )
+    truncated = rollout.done & ~rollout.terminated
+    assert int(truncated.sum()) > config.num_envs
+    cheap = jax.jit(lambda r, ro: T._next_values(setup, r, ro))(runner, rollout)
+    _, full = jax.vmap(network.apply, in_axes=(None, 0))(net_params, rollout.final_obs)
+    keep = ~np.asarray(rollout.terminated)
+    np.testing.assert_allclose(
+        np.asarray(cheap)[keep], np.asarray(full)[keep], atol=1e-5
+    )
