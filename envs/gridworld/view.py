@@ -109,7 +109,9 @@ def _sliced_view(grid, agent_pos, agent_dir, view_size):
     padded = jnp.broadcast_to(wall, (width + 2 * v, height + 2 * v, 3))
     padded = padded.at[v : v + width, v : v + height].set(grid)
     start = agent_pos + jnp.asarray(tops)[agent_dir] + v
-    window = jax.lax.dynamic_slice(padded, (start[0], start[1], 0), (v, v, 3))
+    window = jax.lax.dynamic_slice(
+        padded, (start[0], start[1], jnp.int32(0)), (v, v, 3)
+    )
     view = jnp.rot90(window, turns[3])
     for d in (2, 1, 0):
         view = jnp.where(agent_dir == d, jnp.rot90(window, turns[d]), view)
