@@ -15,11 +15,18 @@ from jaxrl.envs.gridworld.core import (
     transition,
 )
 from jaxrl.envs.gridworld.tasks import DoorKey, Empty, FourRooms
+from jaxrl.envs.gridworld.text_levels import (
+    LevelTextError,
+    TextLevels,
+    level_to_text,
+    parse_level,
+)
 from jaxrl.registry import register
 
 __all__ = [
     "DoorKey", "Empty", "FourRooms", "GridParams", "GridState", "Level",
-    "MiniGridEnv", "Observation", "constants", "observe_image", "transition",
+    "LevelTextError", "MiniGridEnv", "Observation", "TextLevels", "constants",
+    "level_to_text", "observe_image", "parse_level", "transition",
 ]  # fmt: skip
 
 for _size in (5, 6, 8, 16):
