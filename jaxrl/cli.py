@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 _CONSOLE = Console()
 
@@ -26,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ValueError, TypeError, FileExistsError) as error:
-        _CONSOLE.print(f"[bold red]error:[/] {error}")
+        # soft_wrap: a message (and any path in it) stays on one line
+        _CONSOLE.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
         return 2
 
 

@@ -8,28 +8,17 @@ every step.
 
 import gymnasium as gym
 import jax
-import jax.numpy as jnp
 import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
 import numpy as np
 import pytest
 
 import jaxrl
-from jaxrl.envs.gridworld import GridState
 from jaxrl.envs.gridworld import constants as C
+from jaxrl.envs.gridworld import from_minigrid
 
 # forward, pickup and toggle more often than turning, so that random walks
 # reach keys and doors
 ACTION_WEIGHTS = np.array([2, 2, 4, 2, 1, 2, 1], float) / 14
-
-
-def _farama_state(farama) -> GridState:
-    return GridState(
-        time=jnp.int32(farama.step_count),
-        grid=jnp.asarray(farama.grid.encode(), jnp.uint8),
-        agent_pos=jnp.asarray(farama.agent_pos, jnp.int32),
-        agent_dir=jnp.int32(farama.agent_dir),
-        carrying=jnp.asarray(C.EMPTY_CELL, jnp.uint8),
-    )
 
 
 @pytest.mark.parametrize(
@@ -46,7 +35,7 @@ def test_same_observations_rewards_and_ends_as_farama(env_id):
     steps_checked, picked_key, opened_door = 0, False, False
     for episode in range(4):
         farama_obs, _ = farama.reset(seed=episode)
-        state = _farama_state(farama)
+        _, _, state = from_minigrid(farama)
         obs = observe(state)
         np.testing.assert_array_equal(obs.image, farama_obs["image"])
         for _ in range(farama.max_steps):
@@ -72,3 +61,34 @@ def test_same_observations_rewards_and_ends_as_farama(env_id):
     assert steps_checked > 100
     if env_id == "DoorKey-5x5":  # the walks did reach the key and door rules
         assert picked_key and opened_door
+
+
+def test_from_minigrid_replays_a_farama_episode_midway():
+    """Convert Farama's DoorKey after the key is picked up, then keep stepping
+    both with the converted env: same images, rewards and ends."""
+    farama = gym.make("MiniGrid-DoorKey-5x5-v0").unwrapped
+    rng = np.random.default_rng(1)
+    for seed in range(20):
+        farama.reset(seed=seed)
+        for _ in range(200):
+            farama.step(int(rng.choice(7, p=ACTION_WEIGHTS)))
+            if farama.carrying is not None:
+                break
+        if farama.carrying is not None:
+            break
+    assert farama.carrying is not None, "no random walk picked up the key"
+    env, params, state = from_minigrid(farama)
+    assert int(state.carrying[0]) == C.KEY and int(state.time) == farama.step_count
+    step = jax.jit(env.step_env)
+    for _ in range(60):
+        action = int(rng.choice(7, p=ACTION_WEIGHTS))
+        farama_obs, reward, terminated, truncated, _ = farama.step(action)
+        obs, state, our_reward, our_terminated, _ = step(
+            jax.random.key(0), state, action, params
+        )
+        np.testing.assert_array_equal(obs.image, farama_obs["image"])
+        assert np.isclose(float(our_reward), reward, atol=1e-6)
+        assert bool(our_terminated) == terminated
+        assert bool(env.is_truncated(state, params)) == truncated
+        if terminated or truncated:
+            break

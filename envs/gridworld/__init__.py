@@ -14,6 +14,7 @@ from jaxrl.envs.gridworld.core import (
     observe_image,
     transition,
 )
+from jaxrl.envs.gridworld.farama import from_minigrid
 from jaxrl.envs.gridworld.tasks import DoorKey, Empty, FourRooms
 from jaxrl.envs.gridworld.text_levels import (
     LevelTextError,
@@ -26,7 +27,7 @@ from jaxrl.registry import register
 __all__ = [
     "DoorKey", "Empty", "FourRooms", "GridParams", "GridState", "Level",
     "LevelTextError", "MiniGridEnv", "Observation", "TextLevels", "constants",
-    "level_to_text", "observe_image", "parse_level", "transition",
+    "from_minigrid", "level_to_text", "observe_image", "parse_level", "transition",
 ]  # fmt: skip
 
 for _size in (5, 6, 8, 16):

@@ -182,7 +182,8 @@ class TextLevels(MiniGridEnv):
     """Play a fixed level, or a set of levels sampled uniformly per reset.
 
     Args:
-        levels: one level's text or a list of them (all the same size).
+        levels: one level (text or :class:`Level`) or a list of them, all the
+            same size.
         capacity: how many levels the params can hold (default: as many as
             given); :meth:`params_for` swaps in another list of up to this
             many levels without recompiling.
@@ -203,7 +204,7 @@ class TextLevels(MiniGridEnv):
         view_size: int = 7,
         see_through_walls: bool = False,
     ):
-        texts = [levels] if isinstance(levels, str) else list(levels)
+        texts = [levels] if isinstance(levels, str | Level) else list(levels)
         if not texts:
             raise ValueError("levels must hold at least one level")
         parsed = self._parse_all(texts, None)
@@ -223,7 +224,11 @@ class TextLevels(MiniGridEnv):
         parsed = []
         for index, text in enumerate(texts):
             try:
-                level = parse_level(text)
+                level = (
+                    Level(*(np.asarray(x) for x in text))
+                    if isinstance(text, Level)
+                    else parse_level(text)
+                )
             except LevelTextError as error:
                 raise LevelTextError(f"level {index}: {error}") from None
             shape = level.grid.shape[:2] if shape is None else shape
@@ -250,7 +255,7 @@ class TextLevels(MiniGridEnv):
 
     def params_for(self, levels, max_steps: int | None = None) -> LevelSetParams:
         """Params playing ``levels`` (up to ``capacity``, this env's size)."""
-        texts = [levels] if isinstance(levels, str) else list(levels)
+        texts = [levels] if isinstance(levels, str | Level) else list(levels)
         if not 1 <= len(texts) <= self.capacity:
             raise ValueError(
                 f"got {len(texts)} levels; this env holds 1 to {self.capacity} "
