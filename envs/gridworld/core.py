@@ -219,15 +219,15 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         gymnax's default builds the observation of the stepped state and of a
         fresh reset, then selects one; under ``vmap`` both always run. Here the
         state is selected first and observed once, which gives identical
-        outputs for less work. ``info["final_observation"]`` is the stepped
-        state's observation (XLA drops it when unused).
+        outputs for less work. ``info["final_observation"]`` is
+        ``step_env``'s observation (XLA drops it when unused), so subclasses
+        change the dynamics by overriding ``step_env`` as in gymnax.
         """
         if params is None:
             params = self.default_params
         key_step, key_reset = jax.random.split(key)
-        del key_step  # the dynamics are deterministic
-        stepped, reward, terminated = transition(
-            state, action, params.max_steps_in_episode
+        reached, stepped, reward, terminated, info = self.step_env(
+            key_step, state, action, params
         )
         truncated = self.is_truncated(stepped, params)
         done = terminated | truncated
@@ -236,9 +236,10 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
             lambda new, old: jax.lax.select(done, new, old), fresh, stepped
         )
         info = {
+            **info,
             "terminated": terminated,
             "truncated": truncated,
-            "final_observation": self.observe(None, stepped, action, params),
+            "final_observation": reached,
         }
         obs = self.observe(None, next_state, action, params)
         return obs, next_state, reward, terminated, truncated, info
