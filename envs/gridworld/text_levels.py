@@ -38,6 +38,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.envs.gridworld import constants as C
+from jaxrl.envs.gridworld import levels as L
 from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv
 
 COLOR_CHARS = {"r": C.RED, "g": C.GREEN, "b": C.BLUE, "p": C.PURPLE, "y": C.YELLOW,
@@ -269,8 +270,7 @@ class TextLevels(MiniGridEnv):
         return self._default
 
     def generate(self, key: jax.Array, params: LevelSetParams) -> Level:
-        word = jax.random.bits(key, (), jnp.uint32)
-        index = (word % params.num_levels.astype(jnp.uint32)).astype(jnp.int32)
+        index = L.below(L.random_words(key, 1)[0], params.num_levels)
         return Level(
             params.grids[index], params.agent_pos[index], params.agent_dir[index]
         )

@@ -73,6 +73,10 @@ def window_layout(view_size: int) -> tuple[np.ndarray, tuple[int, ...]]:
     return np.asarray(tops, np.int32), tuple(turns)
 
 
+# Slice the padded grid when it has at most this many times the view's cells.
+_SLICE_MAX_AREA_RATIO = 12
+
+
 def egocentric_view(
     grid: jax.Array, agent_pos: jax.Array, agent_dir: jax.Array, view_size: int
 ) -> jax.Array:
@@ -95,9 +99,6 @@ def egocentric_view(
     if padded_area <= _SLICE_MAX_AREA_RATIO * view_size**2:
         return _sliced_view(grid, agent_pos, agent_dir, view_size)
     return _gathered_view(grid, agent_pos, agent_dir, view_size)
-
-
-_SLICE_MAX_AREA_RATIO = 12
 
 
 def _sliced_view(grid, agent_pos, agent_dir, view_size):
