@@ -12,6 +12,7 @@ def _state(grid, pos, direction, carrying=C.EMPTY_CELL):
     return GridState(
         time=jnp.int32(0), grid=jnp.asarray(grid), agent_pos=jnp.array(pos, jnp.int32),
         agent_dir=jnp.int32(direction), carrying=jnp.asarray(carrying, jnp.uint8),
+        mission=jnp.int32(0), marks=jnp.zeros((0, 2), jnp.int32),
     )  # fmt: skip
 
 

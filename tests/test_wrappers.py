@@ -47,7 +47,7 @@ def test_flatten_observation_shapes_and_space():
     env, params = jaxrl.make("DoorKey-5x5")
     flat = FlattenObservation(env)
     obs, state = flat.reset(jax.random.key(0), params)
-    assert obs.shape == (7 * 7 * 3 + 1,) and obs.dtype == jnp.float32
+    assert obs.shape == (7 * 7 * 3 + 2,) and obs.dtype == jnp.float32
     assert flat.observation_space(params).shape == obs.shape
     obs, _, _, _, _, info = flat.step(jax.random.key(1), state, 2, params)
     assert info["final_observation"].shape == obs.shape

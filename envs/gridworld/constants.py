@@ -47,3 +47,14 @@ DIR_TO_VEC = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], dtype=np.int32)
 EMPTY_CELL = (EMPTY, 0, 0)
 WALL_CELL = (WALL, GREY, 0)
 GOAL_CELL = (GOAL, GREEN, 0)
+
+
+def box_cell(color: int, contents: tuple[int, int] | None = None) -> tuple:
+    """Encoded box; its state byte holds ``contents`` ``(object, color)``.
+
+    Farama's encoding shows a box's state as 0 whatever it holds; the byte is
+    hidden from observations (``core.as_seen``) and read when the box is
+    toggled open (the box becomes its contents).
+    """
+    inside = 0 if contents is None else contents[0] * 16 + contents[1]
+    return (BOX, color, inside)

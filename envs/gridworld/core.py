@@ -12,10 +12,12 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
 from jaxrl.envs.gridworld import constants as C
+from jaxrl.envs.gridworld import missions
 from jaxrl.envs.gridworld.view import egocentric_view, line_of_sight
 
 
@@ -30,6 +32,8 @@ class GridState(environment.EnvState):
     agent_pos: jax.Array  # (2,) int32, (x, y)
     agent_dir: jax.Array  # () int32, 0 right, 1 down, 2 left, 3 up
     carrying: jax.Array  # (3,) uint8 encoded carried object; EMPTY_CELL if none
+    mission: jax.Array  # () int32 index into missions.MISSIONS
+    marks: jax.Array  # (K, 2) int32 task-specific cells (doors, targets...)
 
 
 @struct.dataclass
@@ -39,23 +43,54 @@ class GridParams(environment.EnvParams):
     max_steps_in_episode: int = 100  # traced: truncation and reward scale
 
 
+_NO_MARKS = np.zeros((0, 2), np.int32)
+
+
 class Level(NamedTuple):
-    """A generated level, before the episode starts."""
+    """A generated level, before the episode starts.
+
+    ``mission`` indexes :data:`missions.MISSIONS`; ``marks`` are the cells a
+    task's rules refer to (for example the door that must be opened), ``(K, 2)``
+    int32 with ``K`` fixed per task.
+    """
 
     grid: jax.Array  # (W, H, 3) uint8
     agent_pos: jax.Array  # (2,) int32
     agent_dir: jax.Array  # () int32
+    mission: jax.Array = np.int32(0)  # () int32
+    marks: jax.Array = _NO_MARKS  # (K, 2) int32
 
 
 class Observation(NamedTuple):
-    """Farama MiniGrid's observation, without the mission string."""
+    """Farama MiniGrid's observation, the mission as an integer."""
 
     image: jax.Array  # (V, V, 3) uint8, [i, j] as Farama's obs["image"]
     direction: jax.Array  # () int32, Farama's obs["direction"]
+    mission: jax.Array  # () int32, index into missions.MISSIONS
 
 
 _EMPTY = jnp.asarray(C.EMPTY_CELL, jnp.uint8)
 _WALL = jnp.asarray(C.WALL_CELL, jnp.uint8)
+
+
+def success_reward(time: jax.Array, max_steps: jax.Array) -> jax.Array:
+    """Farama's ``_reward()``: () float32 ``1 - 0.9 * time / max_steps``."""
+    progress = time.astype(jnp.float32) / jnp.asarray(max_steps, jnp.float32)
+    return (1.0 - 0.9 * progress).astype(jnp.float32)
+
+
+def box_contents(cell: jax.Array) -> jax.Array:
+    """``(3,)`` uint8 object inside a box cell (its state byte), empty if none."""
+    code = cell[2]
+    inside = jnp.stack([code >> 4, code & 15, jnp.uint8(0)]).astype(jnp.uint8)
+    return jnp.where(code == 0, _EMPTY, inside)
+
+
+def as_seen(cells: jax.Array) -> jax.Array:
+    """Cells ``(..., 3)`` as Farama encodes them: a box's contents are hidden
+    (its state byte, which holds them here, reads 0)."""
+    hidden = (cells[..., 0] == C.BOX)[..., None] & (jnp.arange(3) == 2)
+    return jnp.where(hidden, jnp.uint8(0), cells)
 
 
 def transition(
@@ -101,13 +136,13 @@ def transition(
     agent_pos = jnp.where(forward & can_overlap, front, pos)
     reached_goal = forward & (obj == C.GOAL)
     terminated = reached_goal | (forward & (obj == C.LAVA))
-    progress = time.astype(jnp.float32) / jnp.asarray(max_steps, jnp.float32)
-    reward = jnp.where(reached_goal, 1.0 - 0.9 * progress, 0.0).astype(jnp.float32)
+    reward = jnp.where(reached_goal, success_reward(time, max_steps), 0.0)
 
     can_pickup = (obj == C.KEY) | (obj == C.BALL) | (obj == C.BOX)
     picks = (action == C.PICKUP) & can_pickup & ~is_carrying
     drops = (action == C.DROP) & (obj == C.EMPTY) & is_carrying
-    toggles = (action == C.TOGGLE) & (obj == C.DOOR)
+    toggles_door = (action == C.TOGGLE) & (obj == C.DOOR)
+    opens_box = (action == C.TOGGLE) & (obj == C.BOX)
     holds_key = is_carrying & (carried[0] == C.KEY) & (carried[1] == color)
     unlocked = jnp.where(holds_key, C.OPEN, C.LOCKED)
     flipped = jnp.where(door_state == C.OPEN, C.CLOSED, C.OPEN)
@@ -115,7 +150,8 @@ def transition(
     toggled = cell.at[2].set(new_door_state.astype(jnp.uint8))
 
     new_cell = jnp.where(picks, _EMPTY, jnp.where(drops, carried, cell))
-    new_cell = jnp.where(toggles, toggled, new_cell)
+    new_cell = jnp.where(toggles_door, toggled, new_cell)
+    new_cell = jnp.where(opens_box, box_contents(cell), new_cell)
     grid = grid.at[fx, fy].set(jnp.where(inside, new_cell, stored))
     carrying = jnp.where(picks, cell, jnp.where(drops, _EMPTY, carried))
 
@@ -138,7 +174,8 @@ def observe_image(state: GridState, view_size: int, see_through_walls: bool):
         closed_door = (obj == C.DOOR) & (door_state != C.OPEN)
         visible = line_of_sight((obj != C.WALL) & ~closed_door)
         image = jnp.where(visible[..., None], view, jnp.uint8(0))
-    return image.at[view_size // 2, view_size - 1].set(state.carrying)
+    image = image.at[view_size // 2, view_size - 1].set(state.carrying)
+    return as_seen(image)
 
 
 class MiniGridEnv(environment.Environment[GridState, GridParams]):
@@ -198,19 +235,45 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
             agent_pos=level.agent_pos,
             agent_dir=level.agent_dir,
             carrying=_EMPTY,
+            mission=jnp.asarray(level.mission, jnp.int32),
+            marks=jnp.asarray(level.marks, jnp.int32),
         )
 
     def reset_env(self, key, params):
         state = self.initial_state(key, params)
         return self.observe(key, state, None, params), state
 
+    def task_rules(
+        self,
+        before: GridState,
+        action: jax.Array,
+        after: GridState,
+        reward: jax.Array,
+        terminated: jax.Array,
+        params: GridParams,
+    ) -> tuple[jax.Array, jax.Array]:
+        """The task's own success and failure rules, applied after each move.
+
+        Farama tasks such as Unlock or Fetch override ``step`` to change the
+        reward and termination once the move is made; here they override this.
+        The default keeps the base rules (goal and lava).
+
+        Returns:
+            ``(reward () float32, terminated () bool)``.
+        """
+        del before, action, after, params
+        return reward, terminated
+
     def step_env(self, key, state, action, params):
         del key
-        state, reward, terminated = transition(
+        stepped, reward, terminated = transition(
             state, action, params.max_steps_in_episode
         )
-        obs = self.observe(None, state, action, params)
-        return obs, state, reward, terminated, {}
+        reward, terminated = self.task_rules(
+            state, action, stepped, reward, terminated, params
+        )
+        obs = self.observe(None, stepped, action, params)
+        return obs, stepped, reward, terminated, {}
 
     @functools.partial(jax.jit, static_argnames=("self",))
     def step(self, key, state, action, params=None):
@@ -247,7 +310,7 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
     def observe(self, key, state, action, params) -> Observation:
         del key, action, params
         image = observe_image(state, self.view_size, self.see_through_walls)
-        return Observation(image=image, direction=state.agent_dir)
+        return Observation(image, state.agent_dir, state.mission)
 
     @property
     def name(self) -> str:
@@ -264,4 +327,8 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         v = self.view_size
         high = jnp.asarray([C.NUM_OBJECTS - 1, C.NUM_COLORS - 1, C.NUM_STATES - 1])
         image = spaces.Box(0, high, (v, v, 3), jnp.uint8)
-        return spaces.Dict({"image": image, "direction": spaces.Discrete(4)})
+        return spaces.Dict({
+            "image": image,
+            "direction": spaces.Discrete(4),
+            "mission": spaces.Discrete(missions.NUM_MISSIONS),
+        })  # fmt: skip

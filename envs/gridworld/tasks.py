@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import levels as L
+from jaxrl.envs.gridworld import missions as M
 from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv
 
 
@@ -52,11 +53,12 @@ class Empty(MiniGridEnv):
         grid = jnp.asarray(L.walled_room(self.size, self.size))
         goal = jnp.array([self.size - 2, self.size - 2], jnp.int32)
         grid = L.put(grid, goal, C.GOAL_CELL)
+        mission = M.fixed("get to the green goal square")
         if not self.random_start:
-            return Level(grid, jnp.array([1, 1], jnp.int32), jnp.int32(0))
+            return Level(grid, jnp.array([1, 1], jnp.int32), jnp.int32(0), mission)
         w_pos, w_dir = L.random_words(key, 2)
         agent_pos = L.sample_cell(w_pos, L.free_cells(grid))
-        return Level(grid, agent_pos, L.random_direction(w_dir))
+        return Level(grid, agent_pos, L.random_direction(w_dir), mission)
 
 
 class FourRooms(MiniGridEnv):
@@ -96,7 +98,8 @@ class FourRooms(MiniGridEnv):
         agent_pos = L.sample_cell(w_agent, L.free_cells(grid))
         goal = L.sample_cell(w_goal, L.free_cells(grid, L.not_at(agent_pos, n, n)))
         grid = L.put(grid, goal, C.GOAL_CELL)
-        return Level(grid, agent_pos, L.random_direction(w_dir))
+        mission = M.fixed("reach the goal")
+        return Level(grid, agent_pos, L.random_direction(w_dir), mission)
 
 
 class DoorKey(MiniGridEnv):
@@ -132,4 +135,5 @@ class DoorKey(MiniGridEnv):
         key_region = left & L.not_at(agent_pos, n, n)
         key_pos = L.sample_cell(w_key, L.free_cells(grid, key_region))
         grid = L.put(grid, key_pos, (C.KEY, C.YELLOW, 0))
-        return Level(grid, agent_pos, L.random_direction(w_dir))
+        mission = M.fixed("use the key to open the door and then get to the goal")
+        return Level(grid, agent_pos, L.random_direction(w_dir), mission)

@@ -176,6 +176,8 @@ class LevelSetParams(GridParams):
     grids: jax.Array = None  # (capacity, W, H, 3) uint8
     agent_pos: jax.Array = None  # (capacity, 2) int32
     agent_dir: jax.Array = None  # (capacity,) int32
+    missions: jax.Array = None  # (capacity,) int32, missions.MISSIONS indices
+    marks: jax.Array = None  # (capacity, K, 2) int32, the task's marked cells
     num_levels: jax.Array = None  # () int32, levels in use (the first ones)
 
 
@@ -190,6 +192,9 @@ class TextLevels(MiniGridEnv):
             many levels without recompiling.
         max_steps: step limit (default ``4 * W * H``).
         view_size, see_through_walls: as :class:`MiniGridEnv`.
+        task: a task environment whose rules (``step_env``: success, failure,
+            moving obstacles) and action space apply here, for levels that
+            carry that task's mission and marks; default: the base rules.
 
     Example::
 
@@ -204,6 +209,7 @@ class TextLevels(MiniGridEnv):
         max_steps: int | None = None,
         view_size: int = 7,
         see_through_walls: bool = False,
+        task: MiniGridEnv | None = None,
     ):
         texts = [levels] if isinstance(levels, str | Level) else list(levels)
         if not texts:
@@ -219,6 +225,7 @@ class TextLevels(MiniGridEnv):
         max_steps = 4 * width * height if max_steps is None else max_steps
         super().__init__(width, height, max_steps, view_size, see_through_walls)
         self.capacity = capacity  # static: shapes depend on it
+        self.task = task  # static
         self._default = self._params(parsed, max_steps)
 
     def _parse_all(self, texts, shape) -> list[Level]:
@@ -245,12 +252,14 @@ class TextLevels(MiniGridEnv):
         pad = self.capacity - len(parsed)
         padded = parsed + [parsed[0]] * pad  # unused slots never sampled
         stack = [np.stack([getattr(level, field) for level in padded])
-                 for field in ("grid", "agent_pos", "agent_dir")]  # fmt: skip
+                 for field in Level._fields]  # fmt: skip
         return LevelSetParams(
             max_steps_in_episode=max_steps,
             grids=jnp.asarray(stack[0], jnp.uint8),
             agent_pos=jnp.asarray(stack[1], jnp.int32),
             agent_dir=jnp.asarray(stack[2], jnp.int32),
+            missions=jnp.asarray(stack[3], jnp.int32),
+            marks=jnp.asarray(stack[4], jnp.int32),
             num_levels=jnp.int32(len(parsed)),
         )
 
@@ -272,5 +281,20 @@ class TextLevels(MiniGridEnv):
     def generate(self, key: jax.Array, params: LevelSetParams) -> Level:
         index = L.below(L.random_words(key, 1)[0], params.num_levels)
         return Level(
-            params.grids[index], params.agent_pos[index], params.agent_dir[index]
-        )
+            params.grids[index], params.agent_pos[index], params.agent_dir[index],
+            params.missions[index], params.marks[index],
+        )  # fmt: skip
+
+    def step_env(self, key, state, action, params):
+        if self.task is None:
+            return super().step_env(key, state, action, params)
+        return self.task.step_env(key, state, action, params)
+
+    def action_space(self, params=None):
+        if self.task is None:
+            return super().action_space(params)
+        return self.task.action_space(params)
+
+    @property
+    def num_actions(self) -> int:
+        return self.action_space().n
