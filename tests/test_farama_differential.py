@@ -28,7 +28,9 @@ FAMILIES = [
     "Empty-5x5", "Empty-Random-6x6", "DoorKey-5x5", "DoorKey-8x8", "FourRooms",
     "Unlock", "UnlockPickup", "BlockedUnlockPickup", "KeyCorridorS3R2",
     "KeyCorridorS4R3", "LavaGapS6", "LavaCrossingS9N2", "SimpleCrossingS9N3",
-    "DistShift2",
+    "DistShift2", "GoToDoor-8x8", "GoToObject-6x6-N2", "Fetch-5x5-N2",
+    "PutNear-6x6-N2", "RedBlueDoors-6x6", "LockedRoom", "Playground", "MemoryS7",
+    "MemoryS13Random",
 ]  # fmt: skip
 # How many walks per id reach each rule, summed over the run.
 _RULES_SEEN = {"pickup": 0, "door": 0, "success": 0}
@@ -64,7 +66,7 @@ def test_same_steps_as_farama(env_id):
     observe = jax.jit(lambda s: ours.observe(None, s, None, params))
     rng = np.random.default_rng(0)
     steps_checked = 0
-    for episode in range(40):
+    for episode in range(100):
         if episode >= 4 and steps_checked > 150:
             break
         farama_obs, _ = farama.reset(seed=episode)

@@ -14,8 +14,12 @@ from jaxrl.envs.gridworld.core import (
     observe_image,
     transition,
 )
+from jaxrl.envs.gridworld.door_tasks import LockedRoom, Playground, RedBlueDoors
 from jaxrl.envs.gridworld.farama import from_minigrid
+from jaxrl.envs.gridworld.instructions import Fetch, GoToDoor, GoToObject, PutNear
 from jaxrl.envs.gridworld.lava import Crossing, DistShift, LavaGap
+from jaxrl.envs.gridworld.memory import Memory
+from jaxrl.envs.gridworld.obstacles import DynamicObstacles
 from jaxrl.envs.gridworld.room_tasks import (
     BlockedUnlockPickup,
     KeyCorridor,
@@ -33,7 +37,8 @@ from jaxrl.registry import register
 
 __all__ = [
     "BlockedUnlockPickup", "Crossing", "DistShift", "KeyCorridor", "LavaGap",
-    "Unlock", "UnlockPickup",
+    "Unlock", "UnlockPickup", "DynamicObstacles", "Fetch", "GoToDoor", "GoToObject",
+    "LockedRoom", "Memory", "Playground", "PutNear", "RedBlueDoors",
     "DoorKey", "Empty", "FourRooms", "GridParams", "GridState", "Level",
     "LevelTextError", "MiniGridEnv", "Observation", "TextLevels", "constants",
     "from_minigrid", "level_to_text", "observe_image", "parse_level", "transition",
@@ -66,3 +71,36 @@ for _size, _count in ((9, 1), (9, 2), (9, 3), (11, 5)):
         )  # fmt: skip
 register("DistShift1", DistShift, {"strip2_row": 2})
 register("DistShift2", DistShift, {"strip2_row": 5})
+for _size in (5, 6, 8):
+    register(f"GoToDoor-{_size}x{_size}", GoToDoor, {"size": _size})
+for _size, _count in ((6, 2), (8, 2)):
+    register(
+        f"GoToObject-{_size}x{_size}-N{_count}", GoToObject,
+        {"size": _size, "num_objects": _count},
+    )  # fmt: skip
+for _size, _count in ((5, 2), (6, 2), (8, 3)):
+    register(
+        f"Fetch-{_size}x{_size}-N{_count}", Fetch,
+        {"size": _size, "num_objects": _count},
+    )  # fmt: skip
+for _size, _count in ((6, 2), (8, 3)):
+    register(
+        f"PutNear-{_size}x{_size}-N{_count}", PutNear,
+        {"size": _size, "num_objects": _count},
+    )  # fmt: skip
+for _size in (6, 8):
+    register(f"RedBlueDoors-{_size}x{_size}", RedBlueDoors, {"size": _size})
+register("LockedRoom", LockedRoom)
+register("Playground", Playground)
+for _size in (7, 9, 11, 13, 17):
+    register(f"MemoryS{_size}", Memory, {"size": _size})
+for _size in (13, 17):
+    register(f"MemoryS{_size}Random", Memory, {"size": _size, "random_length": True})
+for _size, _count in ((5, 2), (6, 3), (8, 4), (16, 8)):
+    _kwargs = {"size": _size, "num_obstacles": _count}
+    register(f"Dynamic-Obstacles-{_size}x{_size}", DynamicObstacles, _kwargs)
+    if _size in (5, 6):
+        register(
+            f"Dynamic-Obstacles-Random-{_size}x{_size}", DynamicObstacles,
+            {**_kwargs, "random_start": True},
+        )  # fmt: skip

@@ -4,9 +4,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.envs.gridworld import constants as C
+from jaxrl.envs.gridworld import door_tasks as D
+from jaxrl.envs.gridworld import instructions as I
 from jaxrl.envs.gridworld import missions
 from jaxrl.envs.gridworld import room_tasks as R
 from jaxrl.envs.gridworld.core import GridState, Level
+from jaxrl.envs.gridworld.memory import Memory
+from jaxrl.envs.gridworld.obstacles import DynamicObstacles
 from jaxrl.envs.gridworld.text_levels import LevelSetParams, TextLevels
 
 
@@ -25,7 +29,38 @@ _TASKS = {
         lambda f, v: R.KeyCorridor(f.room_size, f.num_rows, v),
         _no_marks,
     ),
+    "GoToDoorEnv": (lambda f, v: I.GoToDoor(f.size, v), lambda f: [f.target_pos]),
+    "GoToObjectEnv": (
+        lambda f, v: I.GoToObject(f.size, f.numObjs, v),
+        lambda f: [f.target_pos],
+    ),
+    "FetchEnv": (lambda f, v: I.Fetch(f.size, f.numObjs, v), _no_marks),
+    "PutNearEnv": (
+        lambda f, v: I.PutNear(f.size, f.numObjs, v),
+        lambda f: [f.target_pos],
+    ),
+    "RedBlueDoorEnv": (
+        lambda f, v: D.RedBlueDoors(f.size, v),
+        lambda f: [_find(f, "door", "red"), _find(f, "door", "blue")],
+    ),
+    "MemoryEnv": (
+        lambda f, v: Memory(f.size, f.random_length, v),
+        lambda f: [f.success_pos, f.failure_pos],
+    ),
+    "DynamicObstaclesEnv": (
+        lambda f, v: DynamicObstacles(f.width, len(f.obstacles), view_size=v),
+        lambda f: [o.cur_pos for o in f.obstacles],
+    ),
 }
+
+
+def _find(farama, kind: str, color: str) -> tuple[int, int]:
+    """The cell of the only object of ``kind`` and ``color`` in the grid."""
+    grid = farama.grid
+    for index, obj in enumerate(grid.grid):
+        if obj is not None and obj.type == kind and obj.color == color:
+            return index % grid.width, index // grid.width
+    raise ValueError(f"no {color} {kind} in the grid")
 
 
 def from_minigrid(minigrid_env) -> tuple[TextLevels, LevelSetParams, GridState]:

@@ -1,0 +1,119 @@
+"""Farama's Dynamic-Obstacles task: reach the goal while balls wander."""
+
+import jax
+import jax.numpy as jnp
+from gymnax.environments import spaces
+
+from jaxrl.envs.gridworld import constants as C
+from jaxrl.envs.gridworld import levels as L
+from jaxrl.envs.gridworld import missions as M
+from jaxrl.envs.gridworld.core import (
+    GridParams,
+    GridState,
+    Level,
+    MiniGridEnv,
+    transition,
+)
+from jaxrl.envs.gridworld.tasks import _check_size
+
+_BALL = (C.BALL, C.BLUE, 0)
+
+
+class DynamicObstacles(MiniGridEnv):
+    """Reach the goal; touching a moving ball (or walking into anything but
+    empty floor or the goal) ends the episode with reward -1.
+
+    Farama's ``DynamicObstaclesEnv``: a walled room, the goal at
+    ``(size - 2, size - 2)``, the agent at ``(1, 1)`` facing right (or, with
+    ``random_start``, on a uniform empty cell facing a uniform direction),
+    ``num_obstacles`` blue balls on uniform empty cells. Before every move
+    each ball in turn steps to a uniform empty cell of the 3x3 block around
+    it (never the agent's cell), or stays when there is none. Farama finds
+    that cell by up to 101 rejection tries and leaves the ball in place when
+    they all fail (probability below 7e-6 when one cell is free); here the
+    draw is exact. Three actions: left, right, forward (larger actions act as
+    left, as in Farama). Walls do not block the view. Step limit
+    ``4 * size**2``.
+
+    Marks: the balls' cells, ``(num_obstacles, 2)``.
+    """
+
+    def __init__(
+        self, size: int = 8, num_obstacles: int = 4, random_start: bool = False,
+        view_size: int = 7, see_through_walls: bool = True,
+    ):  # fmt: skip
+        _check_size(size, 4)
+        if not isinstance(num_obstacles, int) or num_obstacles < 0:
+            raise ValueError(
+                f"num_obstacles must be an int >= 0, got {num_obstacles!r}"
+            )
+        # Farama caps the count at size / 2 when it exceeds size / 2 + 1.
+        if num_obstacles > size / 2 + 1:
+            num_obstacles = size // 2
+        super().__init__(size, size, 4 * size * size, view_size, see_through_walls)
+        self.size = size
+        self.num_obstacles = num_obstacles  # static
+        self.random_start = random_start  # static
+
+    def generate(self, key: jax.Array, params: GridParams) -> Level:
+        del params
+        n = self.size
+        words = L.random_words(key, 2 + self.num_obstacles)
+        grid = jnp.asarray(L.walled_room(n, n))
+        grid = L.put(grid, jnp.array([n - 2, n - 2], jnp.int32), C.GOAL_CELL)
+        if self.random_start:
+            agent_pos = L.sample_cell(words[0], L.free_cells(grid))
+            agent_dir = L.random_direction(words[1])
+        else:
+            agent_pos, agent_dir = jnp.array([1, 1], jnp.int32), jnp.int32(0)
+        not_agent = L.not_at(agent_pos, n, n)
+        balls = []
+        for word in words[2:]:
+            pos = L.sample_cell(word, L.free_cells(grid, not_agent))
+            grid = L.put(grid, pos, _BALL)
+            balls.append(pos)
+        marks = jnp.stack(balls) if balls else jnp.zeros((0, 2), jnp.int32)
+        mission = M.fixed("get to the green goal square")
+        return Level(grid, agent_pos, agent_dir, mission, marks)
+
+    def action_space(self, params=None) -> spaces.Discrete:
+        return spaces.Discrete(C.FORWARD + 1)
+
+    @property
+    def num_actions(self) -> int:
+        return C.FORWARD + 1
+
+    def move_obstacles(self, key: jax.Array, state: GridState) -> GridState:
+        """Each ball in turn to a uniform empty cell of its 3x3 block."""
+        words = L.random_words(key, self.num_obstacles)
+        xs, ys = L.cell_coords(self.width, self.height)
+        not_agent = L.not_at(state.agent_pos, self.width, self.height)
+        grid, marks = state.grid, state.marks
+        for index in range(self.num_obstacles):
+            old = marks[index]
+            block = (jnp.abs(xs - old[0]) <= 1) & (jnp.abs(ys - old[1]) <= 1)
+            allowed = L.free_cells(grid, block & not_agent)
+            new = jnp.where(jnp.any(allowed), L.sample_cell(words[index], allowed), old)
+            grid = L.put(grid, old, C.EMPTY_CELL)
+            grid = L.put(grid, new, _BALL)
+            marks = marks.at[index].set(new)
+        return state.replace(grid=grid, marks=marks)
+
+    def step_env(self, key, state, action, params):
+        action = jnp.where(action > C.FORWARD, C.LEFT, action)
+        front = state.agent_pos + jnp.asarray(C.DIR_TO_VEC)[state.agent_dir]
+        ahead = state.grid[front[0], front[1], 0]
+        blocked = (ahead != C.EMPTY) & (ahead != C.GOAL)
+        moved = self.move_obstacles(key, state)
+        return self.finish_step(moved, action, blocked, params)
+
+    def finish_step(self, moved, action, blocked, params):
+        """The agent's move after the balls moved; ``blocked`` () bool is
+        whether its front cell held anything but floor or goal before."""
+        stepped, reward, terminated = transition(
+            moved, action, params.max_steps_in_episode
+        )
+        hit = (action == C.FORWARD) & blocked
+        reward = jnp.where(hit, -1.0, reward).astype(jnp.float32)
+        obs = self.observe(None, stepped, action, params)
+        return obs, stepped, reward, terminated | hit, {}
