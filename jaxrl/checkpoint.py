@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 
@@ -39,6 +40,16 @@ def _to_raw(tree):
     return jax.tree.map(raw, tree)
 
 
+def _is_empty(x) -> bool:
+    """Zero-size arrays (a task with no marked cells) cannot be saved by orbax;
+    they are left out and rebuilt from ``like`` on restore."""
+    return getattr(x, "size", None) == 0
+
+
+def _without_empty(tree):
+    return jax.tree.map(lambda x: None if _is_empty(x) else x, tree)
+
+
 def save(path: str | Path, tree: Any) -> Path:
     """Write ``tree`` (a pytree of arrays, typed keys allowed) to ``path``.
 
@@ -49,7 +60,7 @@ def save(path: str | Path, tree: Any) -> Path:
     if path.exists():
         raise FileExistsError(f"checkpoint {path} exists; refusing to overwrite it")
     with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(path, _to_raw(tree))
+        checkpointer.save(path, _without_empty(_to_raw(tree)))
         checkpointer.wait_until_finished()
     return path
 
@@ -71,7 +82,13 @@ def restore(path: str | Path, like: Any) -> Any:
         raise FileNotFoundError(f"no checkpoint at {path}")
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_raw(like))
     with ocp.StandardCheckpointer() as checkpointer:
-        raw = checkpointer.restore(path, abstract)
+        raw = checkpointer.restore(path, _without_empty(abstract))
+    raw_leaves = jax.tree.leaves(raw, is_leaf=lambda x: x is None)
+    like_leaves, structure = jax.tree.flatten(abstract)
+    raw = jax.tree.unflatten(structure, [
+        jnp.zeros(a.shape, a.dtype) if _is_empty(a) else r
+        for r, a in zip(raw_leaves, like_leaves, strict=True)
+    ])  # fmt: skip
     return jax.tree.map(
         lambda r, x: (
             jax.random.wrap_key_data(r, impl=_key_impl(x)) if _is_typed_key(x) else r

@@ -135,18 +135,26 @@ def _print_table(console: Console, results: dict) -> None:
     table.add_column("success rate", justify="right")
     for seed, ret, success in zip(results["seeds"], results["final_return"],
                                   results["success_rate"], strict=True):  # fmt: skip
-        table.add_row(str(seed), f"{ret:.3f}", f"{success:.1%}")
+        table.add_row(str(seed), _number(ret, ".3f"), _number(success, ".1%"))
     table.add_section()
+    mean, std = results["final_return_mean"], results["final_return_std"]
     table.add_row(
         "mean ± std",
-        f"{results['final_return_mean']:.3f} ± {results['final_return_std']:.3f}",
-        f"{results['success_rate_mean']:.1%}",
+        f"{_number(mean, '.3f')} ± {_number(std, '.3f')}",
+        _number(results["success_rate_mean"], ".1%"),
     )
+    if any(ret is None for ret in results["final_return"]):
+        console.print("n/a: no episode ended in the final window for that seed")
     console.print(table)
     console.print(
         f"env steps/s (all seeds): {results['env_steps_per_s']:,.0f}   "
         f"compile: {results['compile_s']:.1f} s   run: {results['run_s']:.1f} s"
     )
+
+
+def _number(value, spec: str) -> str:
+    """A table cell: ``n/a`` for a seed with no finished episode."""
+    return "n/a" if value is None or np.isnan(value) else format(value, spec)
 
 
 def _hparams_dict(hparams) -> dict:

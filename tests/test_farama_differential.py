@@ -30,14 +30,21 @@ FAMILIES = [
     "KeyCorridorS4R3", "LavaGapS6", "LavaCrossingS9N2", "SimpleCrossingS9N3",
     "DistShift2", "GoToDoor-8x8", "GoToObject-6x6-N2", "Fetch-5x5-N2",
     "PutNear-6x6-N2", "RedBlueDoors-6x6", "LockedRoom", "Playground", "MemoryS7",
-    "MemoryS13Random",
+    "MemoryS13Random", "MultiRoom-N2-S4", "MultiRoom-N6", "ObstructedMaze-1Dlhb",
+    "ObstructedMaze-2Dlh", "ObstructedMaze-Full", "ObstructedMaze-1Q-v1",
 ]  # fmt: skip
 # How many walks per id reach each rule, summed over the run.
-_RULES_SEEN = {"pickup": 0, "door": 0, "success": 0}
+_RULES_SEEN = {"pickup": 0, "door": 0, "success": 0, "box opened": 0}
+
+
+def _faces_box(state) -> bool:
+    front = np.asarray(state.agent_pos) + C.DIR_TO_VEC[int(state.agent_dir)]
+    return int(state.grid[front[0], front[1], 0]) == C.BOX
 
 
 def _farama(env_id):
-    return gym.make(f"MiniGrid-{env_id}-v0").unwrapped
+    suffix = "" if env_id.endswith("-v1") else "-v0"
+    return gym.make(f"MiniGrid-{env_id}{suffix}").unwrapped
 
 
 def assert_same_step(ours_state, obs, farama, farama_obs, context):
@@ -74,6 +81,7 @@ def test_same_steps_as_farama(env_id):
         assert_same_step(state, observe(state), farama, farama_obs, env_id)
         for _ in range(farama.max_steps):
             action = int(rng.choice(7, p=ACTION_WEIGHTS))
+            before = state
             farama_obs, reward, terminated, truncated, _ = farama.step(action)
             obs, state, our_reward, our_terminated, _ = step(
                 jax.random.key(0), state, action, params
@@ -90,6 +98,7 @@ def test_same_steps_as_farama(env_id):
                 np.any((grid[..., 0] == C.DOOR) & (grid[..., 2] == C.OPEN))
             )
             _RULES_SEEN["success"] += reward > 0
+            _RULES_SEEN["box opened"] += action == C.TOGGLE and _faces_box(before)
             if terminated or truncated:
                 break
     assert steps_checked > 150

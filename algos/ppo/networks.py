@@ -1,10 +1,11 @@
 """Actor-critic networks and the observation encoders they start from.
 
-Gridworld observations (an integer image plus a direction) are encoded the way
-small MiniGrid agents usually are: each cell's ``(object, color, state)``
-integers become one-hot vectors, a shared linear layer turns them into a
-per-cell embedding, and the flattened embeddings are joined with the one-hot
-direction. Any other observation is flattened to a float vector.
+Gridworld observations (an integer image plus a direction, and a mission
+index) are encoded the way small MiniGrid agents usually are: each cell's
+``(object, color, state)`` integers become one-hot vectors, a shared linear
+layer turns them into a per-cell embedding, and the flattened embeddings are
+joined with the one-hot direction and a learned embedding of the mission. Any
+other observation is flattened to a float vector.
 """
 
 from collections.abc import Sequence
@@ -40,11 +41,14 @@ class GridEncoder(nn.Module):
             ``(11, 6, 3)`` for Farama's (object, color, state).
         embed_dim: embedding width per cell.
         num_directions: size of the one-hot direction.
+        num_missions: missions to embed (``obs.mission`` indexes them); 0 when
+            the observation has none.
     """
 
     channel_sizes: Sequence[int]
     embed_dim: int
     num_directions: int = 4
+    num_missions: int = 0
 
     @nn.compact
     def __call__(self, obs) -> jax.Array:
@@ -58,7 +62,11 @@ class GridEncoder(nn.Module):
         )
         cells = cells.reshape(*image.shape[:-3], -1)
         heading = jax.nn.one_hot(direction, self.num_directions, dtype=jnp.float32)
-        return jnp.concatenate([cells, heading], axis=-1)
+        features = [cells, heading]
+        if self.num_missions:
+            embed = nn.Embed(self.num_missions, self.embed_dim, name="mission")
+            features.append(embed(obs.mission))
+        return jnp.concatenate(features, axis=-1)
 
 
 class ActorCritic(nn.Module):
@@ -111,7 +119,9 @@ def _grid_encoder(space, embed_dim: int) -> GridEncoder | None:
         return None
     high = np.broadcast_to(np.asarray(image.high), image.shape)
     channel_sizes = tuple(int(n) + 1 for n in high.reshape(-1, image.shape[-1]).max(0))
-    return GridEncoder(channel_sizes, embed_dim, int(direction.n))
+    mission = space.spaces.get("mission")
+    num_missions = int(mission.n) if isinstance(mission, spaces.Discrete) else 0
+    return GridEncoder(channel_sizes, embed_dim, int(direction.n), num_missions)
 
 
 def categorical_log_prob(logits: jax.Array, action: jax.Array) -> jax.Array:

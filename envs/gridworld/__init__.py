@@ -19,7 +19,9 @@ from jaxrl.envs.gridworld.farama import from_minigrid
 from jaxrl.envs.gridworld.instructions import Fetch, GoToDoor, GoToObject, PutNear
 from jaxrl.envs.gridworld.lava import Crossing, DistShift, LavaGap
 from jaxrl.envs.gridworld.memory import Memory
+from jaxrl.envs.gridworld.multiroom import MultiRoom
 from jaxrl.envs.gridworld.obstacles import DynamicObstacles
+from jaxrl.envs.gridworld.obstructed_maze import ObstructedMaze
 from jaxrl.envs.gridworld.room_tasks import (
     BlockedUnlockPickup,
     KeyCorridor,
@@ -36,11 +38,11 @@ from jaxrl.envs.gridworld.text_levels import (
 from jaxrl.registry import register
 
 __all__ = [
-    "BlockedUnlockPickup", "Crossing", "DistShift", "KeyCorridor", "LavaGap",
-    "Unlock", "UnlockPickup", "DynamicObstacles", "Fetch", "GoToDoor", "GoToObject",
-    "LockedRoom", "Memory", "Playground", "PutNear", "RedBlueDoors",
-    "DoorKey", "Empty", "FourRooms", "GridParams", "GridState", "Level",
-    "LevelTextError", "MiniGridEnv", "Observation", "TextLevels", "constants",
+    "BlockedUnlockPickup", "Crossing", "DistShift", "DoorKey", "DynamicObstacles",
+    "Empty", "Fetch", "FourRooms", "GoToDoor", "GoToObject", "GridParams", "GridState",
+    "KeyCorridor", "LavaGap", "Level", "LevelTextError", "LockedRoom", "Memory",
+    "MiniGridEnv", "MultiRoom", "Observation", "ObstructedMaze", "Playground",
+    "PutNear", "RedBlueDoors", "TextLevels", "Unlock", "UnlockPickup", "constants",
     "from_minigrid", "level_to_text", "observe_image", "parse_level", "transition",
 ]  # fmt: skip
 
@@ -104,3 +106,31 @@ for _size, _count in ((5, 2), (6, 3), (8, 4), (16, 8)):
             f"Dynamic-Obstacles-Random-{_size}x{_size}", DynamicObstacles,
             {**_kwargs, "random_start": True},
         )  # fmt: skip
+for _name, _rooms, _size in (("N2-S4", 2, 4), ("N4-S5", 6, 5), ("N4-S5-v1", 4, 5),
+                              ("N6", 6, 10)):  # fmt: skip
+    # Farama's MultiRoom-N4-S5-v0 has 6 rooms (kept for compatibility); -v1 has 4.
+    register(
+        f"MultiRoom-{_name}", MultiRoom,
+        {"min_rooms": _rooms, "max_rooms": _rooms, "max_room_size": _size},
+    )  # fmt: skip
+for _name, _box, _blocked in (("1Dl", False, False), ("1Dlh", True, False),
+                              ("1Dlhb", True, True)):  # fmt: skip
+    register(
+        f"ObstructedMaze-{_name}", ObstructedMaze,
+        {"layout": "1D", "agent_room": (0, 0), "key_in_box": _box,
+         "blocked": _blocked, "num_quarters": 1, "num_rooms_visited": 2},
+    )  # fmt: skip
+_FULL_MAZES = {
+    "2Dl": ((2, 1), False, False, 1, 4), "2Dlh": ((2, 1), True, False, 1, 4),
+    "2Dlhb": ((2, 1), True, True, 1, 4), "1Q": ((1, 1), True, True, 1, 5),
+    "2Q": ((2, 1), True, True, 2, 11), "Full": ((1, 1), True, True, 4, 25),
+}  # fmt: skip
+for _name, (_room, _box, _blocked, _quarters, _visited) in _FULL_MAZES.items():
+    _kwargs = {"layout": "full", "agent_room": _room, "key_in_box": _box,
+               "blocked": _blocked, "num_quarters": _quarters,
+               "num_rooms_visited": _visited}  # fmt: skip
+    register(f"ObstructedMaze-{_name}", ObstructedMaze, _kwargs)
+    if _name in ("2Dlhb", "1Q", "2Q", "Full"):
+        register(
+            f"ObstructedMaze-{_name}-v1", ObstructedMaze, {**_kwargs, "version": 1}
+        )

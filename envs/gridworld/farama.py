@@ -11,6 +11,7 @@ from jaxrl.envs.gridworld import room_tasks as R
 from jaxrl.envs.gridworld.core import GridState, Level
 from jaxrl.envs.gridworld.memory import Memory
 from jaxrl.envs.gridworld.obstacles import DynamicObstacles
+from jaxrl.envs.gridworld.obstructed_maze import ObstructedMaze
 from jaxrl.envs.gridworld.text_levels import LevelSetParams, TextLevels
 
 
@@ -47,11 +48,19 @@ _TASKS = {
         lambda f, v: Memory(f.size, f.random_length, v),
         lambda f: [f.success_pos, f.failure_pos],
     ),
+    "ObstructedMaze_1Dlhb": (lambda f, v: _maze(f, v, "1D"), _no_marks),
+    "ObstructedMaze_Full": (lambda f, v: _maze(f, v, "full"), _no_marks),
+    "ObstructedMaze_Full_V1": (lambda f, v: _maze(f, v, "full", 1), _no_marks),
     "DynamicObstaclesEnv": (
         lambda f, v: DynamicObstacles(f.width, len(f.obstacles), view_size=v),
         lambda f: [o.cur_pos for o in f.obstacles],
     ),
 }
+
+
+def _maze(farama, view_size: int, layout: str, version: int = 0) -> ObstructedMaze:
+    """Only the pickup rule matters once converted; layout sets the shape."""
+    return ObstructedMaze(layout, (0, 0), version=version, view_size=view_size)
 
 
 def _find(farama, kind: str, color: str) -> tuple[int, int]:

@@ -200,16 +200,19 @@ def _draw_door(canvas: _Canvas, rgb: np.ndarray, state: int) -> None:
         fill(_circle(x, y, 0.75, 0.50, 0.08), rgb)
 
 
-def _draw_tile(code, agent_dir: int | None, highlight: bool, tile_size: int):
-    """One ``(tile_size, tile_size, 3)`` uint8 tile, drawn as Farama does."""
-    canvas = _Canvas(tile_size * _SUBDIVS)
+def _object_tile(code, size: int) -> np.ndarray:
+    """The supersampled ``(size, size, 3)`` uint8 tile of one object, with
+    Farama's grid lines on its top and left edges."""
+    canvas = _Canvas(size)
     x, y = canvas.x, canvas.y
     canvas.fill(_rect(x, y, 0, 0.031, 0, 1), _LINE_GREY)  # left edge
     canvas.fill(_rect(x, y, 0, 1, 0, 0.031), _LINE_GREY)  # top edge
     _draw_object(canvas, *code)
-    if agent_dir is not None:
-        canvas.fill(_agent_triangle(x, y, agent_dir), _AGENT_RED)
-    img = canvas.img
+    return canvas.img
+
+
+def _finish_tile(img: np.ndarray, highlight: bool, tile_size: int) -> np.ndarray:
+    """Highlight (optionally) and average 3x3 blocks down, as Farama does."""
     if highlight:
         white = np.array((255, 255, 255), np.uint8)
         img = (img + _HIGHLIGHT_ALPHA * (white - img)).clip(0, 255).astype(np.uint8)
@@ -228,13 +231,18 @@ def tile_atlas(tile_size: int) -> np.ndarray:
         :func:`_drawings`, ``agent`` is 0 for no agent or ``1 + direction``.
     """
     tile_size = check_tile_size(tile_size)
-    drawings, _ = _drawings()
-    tiles = [
-        _draw_tile(code, None if agent == 0 else agent - 1, bool(lit), tile_size)
-        for code in drawings
-        for agent in range(_NUM_AGENT_SLOTS)
-        for lit in (0, 1)
-    ]
+    size = tile_size * _SUBDIVS
+    canvas = _Canvas(size)
+    agents = [None] + [_agent_triangle(canvas.x, canvas.y, d) for d in range(4)]
+    red = np.asarray(_AGENT_RED, np.uint8)
+    tiles = []
+    for code in _drawings()[0]:
+        drawn = _object_tile(code, size)
+        for agent in agents:
+            img = drawn.copy()
+            if agent is not None:
+                img[agent] = red
+            tiles += [_finish_tile(img, lit, tile_size) for lit in (False, True)]
     atlas = np.stack(tiles)
     atlas.setflags(write=False)
     return atlas

@@ -1,0 +1,134 @@
+"""``jaxrl render``: episode GIFs, and its errors (red ``error:``, exit 2)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import jaxrl
+from jaxrl import cli
+
+FRAME_MS = 100  # --fps 10: a whole number of GIF centiseconds
+
+
+def _gif_frames(path) -> list[np.ndarray]:
+    """The frames a viewer shows, one per 1/fps second.
+
+    Pillow stores a run of identical frames once, with the run's duration, so
+    each stored frame is repeated ``duration / FRAME_MS`` times.
+    """
+    frames = []
+    with Image.open(path) as gif:
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            repeats, rest = divmod(gif.info["duration"], FRAME_MS)
+            assert rest == 0
+            frames += [np.asarray(gif.convert("RGB"))] * repeats
+    return frames
+
+
+def _render(tmp_path, *flags):
+    out = tmp_path / "episode.gif"
+    argv = ["render", "--out", str(out), "--tile-size", "8", "--fps", "10", *flags]
+    return cli.main(argv), out
+
+
+def test_random_episode_gif_has_one_frame_per_step(tmp_path, capsys):
+    code, out = _render(tmp_path, "--env", "DoorKey-5x5", "--max-steps", "6")
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert str(out) in printed and "episode length 6" in printed
+    assert "return 0.000" in printed  # DoorKey cannot be solved in 6 steps
+    frames = _gif_frames(out)
+    assert len(frames) == 7  # the reset state, then one per step
+    assert frames[0].shape == (40, 40, 3)
+
+    # the same frames as rendering the played states directly (GIF is lossless
+    # here: far fewer than 256 colors)
+    env, params = jaxrl.make("DoorKey-5x5")
+    act = cli._random_policy(env, params)
+    states, _, _ = cli._play(env, params, act, seed=0, max_steps=6)
+    expected = list(cli._frames(env, states, 7, tile_size=8))
+    np.testing.assert_array_equal(np.stack(frames), np.stack(expected))
+
+
+def test_episode_is_cut_at_its_end(tmp_path, capsys):
+    """Asked for more steps than the time limit (100), the GIF stops at the
+    episode's end: the goal or the limit, whichever comes first."""
+    code, out = _render(tmp_path, "--env", "Empty-5x5", "--max-steps", "150",
+                        "--seed", "3")  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "terminated" in printed or "truncated at the time limit" in printed
+    length = int(printed.split("episode length ")[1].split()[0])
+    assert 1 <= length <= 100
+    assert len(_gif_frames(out)) == length + 1
+
+
+def test_checkpoint_policy(tmp_path, capsys):
+    """A tiny `jaxrl train ppo` run, then its first seed's policy plays.
+
+    Two seeds; each env runs 128 steps, past the 100-step limit, and every
+    update counts for the final score, so every seed has ended episodes to
+    report (the results table needs one).
+    """
+    run = tmp_path / "run"
+    code = cli.main([
+        "train", "ppo", "--env", "Empty-5x5", "--seeds", "2", "--out", str(run),
+        "--total-steps", "256", "--num-envs", "2", "--num-steps", "64",
+        "--num-minibatches", "2", "--update-epochs", "1", "--hidden-size", "8",
+        "--final-fraction", "1.0", "--no-progress",
+    ])  # fmt: skip
+    assert code == 0
+    capsys.readouterr()
+    code, out = _render(tmp_path, "--policy", "checkpoint", "--checkpoint",
+                        str(run), "--max-steps", "5")  # fmt: skip
+    assert code == 0, capsys.readouterr().out
+    assert len(_gif_frames(out)) <= 6
+    assert "episode length" in capsys.readouterr().out
+    # another env with the same observation and action shapes is fine
+    greedy = tmp_path / "greedy.gif"
+    code = cli.main(["render", "--policy", "checkpoint", "--checkpoint", str(run),
+                     "--env", "DoorKey-5x5", "--greedy", "--max-steps", "3",
+                     "--tile-size", "8", "--out", str(greedy)])  # fmt: skip
+    assert code == 0 and greedy.exists()
+
+
+def test_checkpoint_needs_the_same_interface():
+    train_env, train_params = jaxrl.make("Empty-5x5")
+    env, params = jaxrl.make("Empty-5x5", view_size=5)
+    with pytest.raises(ValueError, match="other observation or action shapes"):
+        cli._check_same_interface(train_env, train_params, env, params)
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--env", "NoSuchEnv-v9"], "Unknown environment id"),
+        (["--env", "CartPole-v1"], "gridworld environments only"),
+        (["--policy", "checkpoint", "--checkpoint", "missing"], "no checkpoint in"),
+        (["--policy", "checkpoint"], "needs --checkpoint"),
+        (["--env", "DoorKey-5x5", "--checkpoint", "run"], "needs --policy checkpoint"),
+        (["--policy", "random"], "--env is required"),
+        (["--env", "DoorKey-5x5", "--tile-size", "3"], "from 4 to 128"),
+        (["--env", "DoorKey-5x5", "--fps", "0"], "--fps"),
+        (["--env", "DoorKey-5x5", "--max-steps", "0"], "--max-steps"),
+    ],
+)
+def test_errors(tmp_path, capsys, flags, message):
+    code, out = _render(tmp_path, *flags)
+    assert code == 2
+    printed = capsys.readouterr().out
+    assert printed.startswith("error:") and message in printed
+    assert not out.exists()
+
+
+def test_other_formats_and_existing_files_are_refused(tmp_path, capsys):
+    mp4 = tmp_path / "episode.mp4"
+    assert cli.main(["render", "--env", "DoorKey-5x5", "--out", str(mp4)]) == 2
+    assert ".gif" in capsys.readouterr().out and not mp4.exists()
+    existing = tmp_path / "episode.gif"
+    existing.write_bytes(b"keep me")
+    code, _ = _render(tmp_path, "--env", "DoorKey-5x5")
+    assert code == 2
+    assert "already exists" in capsys.readouterr().out
+    assert existing.read_bytes() == b"keep me"
