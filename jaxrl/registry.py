@@ -28,6 +28,8 @@ class EnvSpec:
 
 
 _SPECS: dict[str, EnvSpec] = {}
+# Keywords that choose a gridworld's observation (``MiniGridEnv.with_observation``).
+_OBSERVATION_KWARGS = ("observation", "tile_size")
 _FARAMA_PREFIX, _FARAMA_SUFFIX = "MiniGrid-", "-v0"
 
 
@@ -105,7 +107,9 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         env_id: a registered id (``jaxrl.registry.ids()``), a Farama MiniGrid
             id, or a gymnax id.
         **kwargs: constructor arguments (``view_size=5``) and params fields
-            (``max_steps_in_episode=50``), told apart by name.
+            (``max_steps_in_episode=50``), told apart by name; for gridworlds
+            also ``observation`` (``"view"``, ``"full"``, ``"rgb"``,
+            ``"rgb_full"``) and ``tile_size`` (pixels per cell in RGB).
 
     Returns:
         ``(env, params)``: the environment and its default params with the
@@ -121,8 +125,17 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         spec = _SPECS[env_id]
     else:
         spec = EnvSpec(env_id, gymnax_registration._registry[env_id], {})
+    observation = {name: kwargs.pop(name) for name in _OBSERVATION_KWARGS
+                   if name in kwargs}  # fmt: skip
     init_kwargs, param_kwargs = _split_kwargs(spec, kwargs)
     env = spec.factory(**{**spec.kwargs, **init_kwargs})
+    if observation:
+        if not hasattr(env, "with_observation"):
+            raise TypeError(
+                f"{env_id!r} has one observation; {sorted(observation)} apply to "
+                "the gridworlds only"
+            )
+        env = env.with_observation(**observation)
     params = env.default_params
     fields = {f.name: f for f in dataclasses.fields(params)}
     for name, value in param_kwargs.items():

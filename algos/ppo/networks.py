@@ -109,6 +109,9 @@ def make_network(observation_space, num_actions: int, hidden_size: int, embed_di
     return ActorCritic(encoder, num_actions, hidden_size)
 
 
+_MAX_CATEGORIES = 64
+
+
 def _grid_encoder(space, embed_dim: int) -> GridEncoder | None:
     if not isinstance(space, spaces.Dict):
         return None
@@ -119,6 +122,8 @@ def _grid_encoder(space, embed_dim: int) -> GridEncoder | None:
         return None
     high = np.broadcast_to(np.asarray(image.high), image.shape)
     channel_sizes = tuple(int(n) + 1 for n in high.reshape(-1, image.shape[-1]).max(0))
+    if max(channel_sizes) > _MAX_CATEGORIES:  # pixels, not codes: flatten them
+        return None
     mission = space.spaces.get("mission")
     num_missions = int(mission.n) if isinstance(mission, spaces.Discrete) else 0
     return GridEncoder(channel_sizes, embed_dim, int(direction.n), num_missions)

@@ -7,6 +7,7 @@ same egocentric, occluded 7x7 view encoded as ``(object, color, state)``.
 Subclasses only generate levels.
 """
 
+import copy
 import functools
 from typing import NamedTuple
 
@@ -17,8 +18,12 @@ from flax import struct
 from gymnax.environments import environment, spaces
 
 from jaxrl.envs.gridworld import constants as C
-from jaxrl.envs.gridworld import missions
+from jaxrl.envs.gridworld import missions, render
 from jaxrl.envs.gridworld.view import egocentric_view, line_of_sight
+
+# Observation modes: Farama's default egocentric view, and its FullyObsWrapper,
+# RGBImgPartialObsWrapper and RGBImgObsWrapper.
+OBSERVATION_MODES = ("view", "full", "rgb", "rgb_full")
 
 
 @struct.dataclass
@@ -162,6 +167,14 @@ def transition(
     return next_state, reward, terminated
 
 
+def full_grid_image(state: GridState) -> jax.Array:
+    """Farama's ``FullyObsWrapper`` image: ``(W, H, 3)`` uint8, the whole grid
+    encoded, the agent's cell ``(AGENT, RED, direction)``."""
+    agent = jnp.stack([jnp.int32(C.AGENT), jnp.int32(C.RED), state.agent_dir])
+    grid = as_seen(state.grid)
+    return grid.at[state.agent_pos[0], state.agent_pos[1]].set(agent.astype(jnp.uint8))
+
+
 def observe_image(state: GridState, view_size: int, see_through_walls: bool):
     """Farama's ``gen_obs()["image"]``: ``(V, V, 3)`` uint8 egocentric view,
     unseen cells ``(0, 0, 0)``, the carried object (or empty) at the agent's
@@ -217,6 +230,34 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         self.max_steps = max_steps  # default for params.max_steps_in_episode
         self.view_size = view_size  # static
         self.see_through_walls = see_through_walls  # static: changes the graph
+        self.observation_mode = "view"  # static; see with_observation
+        self.tile_size = 8  # static, pixels per cell in the RGB modes
+
+    def with_observation(self, observation: str = "view", tile_size: int = 8):
+        """A copy of this environment that observes in another mode.
+
+        Args:
+            observation: ``"view"`` (default: the egocentric ``(V, V, 3)`` encoded
+                view), ``"full"`` (the whole grid encoded, ``(W, H, 3)``, the
+                agent as ``(AGENT, RED, direction)``: Farama's
+                ``FullyObsWrapper``), ``"rgb"`` (the view drawn,
+                ``(V * t, V * t, 3)`` uint8: ``RGBImgPartialObsWrapper``) or
+                ``"rgb_full"`` (the whole grid drawn with the agent and its
+                view highlighted, ``(H * t, W * t, 3)``: ``RGBImgObsWrapper``).
+            tile_size: pixels per cell ``t`` in the RGB modes (Farama uses 8
+                for the view and 32 for pictures).
+
+        ``make(env_id, observation=..., tile_size=...)`` does the same.
+        """
+        if observation not in OBSERVATION_MODES:
+            raise ValueError(
+                f"observation must be one of {list(OBSERVATION_MODES)}, "
+                f"got {observation!r}"
+            )
+        tile_size = render.check_tile_size(tile_size)
+        env = copy.copy(self)
+        env.observation_mode, env.tile_size = observation, tile_size
+        return env
 
     def generate(self, key: jax.Array, params: GridParams) -> Level:
         """Sample a level from the task's distribution."""
@@ -309,7 +350,16 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
 
     def observe(self, key, state, action, params) -> Observation:
         del key, action, params
-        image = observe_image(state, self.view_size, self.see_through_walls)
+        mode, tile = self.observation_mode, self.tile_size
+        if mode == "full":
+            image = full_grid_image(state)
+        elif mode == "rgb_full":
+            seen = render.visible_cells(state, self.view_size, self.see_through_walls)
+            image = render.render_state(state, tile, highlight=seen)
+        else:
+            image = observe_image(state, self.view_size, self.see_through_walls)
+            if mode == "rgb":
+                image = render.render_view(image, tile)
         return Observation(image, state.agent_dir, state.mission)
 
     @property
@@ -324,9 +374,17 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         return spaces.Discrete(C.NUM_ACTIONS)
 
     def observation_space(self, params=None) -> spaces.Dict:
-        v = self.view_size
-        high = jnp.asarray([C.NUM_OBJECTS - 1, C.NUM_COLORS - 1, C.NUM_STATES - 1])
-        image = spaces.Box(0, high, (v, v, 3), jnp.uint8)
+        v, t, mode = self.view_size, self.tile_size, self.observation_mode
+        if mode == "rgb":
+            image = spaces.Box(0, 255, (v * t, v * t, 3), jnp.uint8)
+        elif mode == "rgb_full":
+            image = spaces.Box(0, 255, (self.height * t, self.width * t, 3), jnp.uint8)
+        else:
+            # the full grid shows the agent (code 10) with its direction (<= 3)
+            states = C.NUM_STATES if mode == "view" else 4
+            high = jnp.asarray([C.NUM_OBJECTS - 1, C.NUM_COLORS - 1, states - 1])
+            shape = (v, v, 3) if mode == "view" else (self.width, self.height, 3)
+            image = spaces.Box(0, high, shape, jnp.uint8)
         return spaces.Dict({
             "image": image,
             "direction": spaces.Discrete(4),
