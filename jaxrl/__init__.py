@@ -29,7 +29,8 @@ if _SCHEDULER_FLAG not in _os.environ.get("XLA_FLAGS", ""):
     ).strip()
 
 from jaxrl import envs, registry  # envs: importing registers the environments
+from jaxrl.gymnasium_adapter import to_gymnasium
 from jaxrl.registry import make, register
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "envs", "make", "register", "registry"]
+__all__ = ["__version__", "envs", "make", "register", "registry", "to_gymnasium"]

@@ -1,5 +1,5 @@
 """Farama's ObstructedMaze tasks: locked doors whose keys hide in boxes,
-doors blocked by balls, and a red ball to pick up somewhere behind them."""
+doors blocked by balls, and a blue ball to pick up somewhere behind them."""
 
 import jax
 import jax.numpy as jnp
@@ -11,22 +11,23 @@ from jaxrl.envs.gridworld.core import GridParams, Level
 from jaxrl.envs.gridworld.room_grid import RoomGrid
 from jaxrl.envs.gridworld.room_tasks import PickUpTask
 
-_TARGET, _BLOCKER, _BOX = C.RED, C.GREEN, C.BLUE
+# Farama picks these as COLOR_NAMES[0..2] of its sorted color names.
+_TARGET, _BLOCKER, _BOX = C.BLUE, C.GREEN, C.GREY
 _SIDE_ROOMS = ((2, 1), (1, 2), (0, 1), (1, 0))  # (col, row), right/down/left/up
 _CORNERS = ((2, 0), (2, 2), (0, 2), (0, 0))
 
 
 class ObstructedMaze(PickUpTask):
-    """Pick up the red ball, behind locked doors whose keys may be hidden in
+    """Pick up the blue ball, behind locked doors whose keys may be hidden in
     boxes and whose doorways may be blocked by balls.
 
     Farama's ``ObstructedMaze_1Dlhb`` (``layout="1D"``: two rooms, one locked
     door) and ``ObstructedMaze_Full`` (``layout="full"``: 3x3 rooms; from the
     middle room a closed, unlocked door into each of the first
     ``num_quarters`` side rooms, and from each side room a locked door into
-    each neighbouring corner room, the red ball in a uniform one of the first
+    each neighbouring corner room, the blue ball in a uniform one of the first
     ``num_quarters`` corners). Door colors are a uniform permutation of the
-    six colors. Each locked door's key (in a blue box with ``key_in_box``;
+    six colors. Each locked door's key (in a grey box with ``key_in_box``;
     toggle the box to get it) lies in the room on the agent's side, and with
     ``blocked`` a green ball stands just inside that room in front of the
     door. ``version=1`` places both keys of a side room after both its doors

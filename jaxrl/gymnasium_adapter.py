@@ -1,0 +1,528 @@
+"""Gymnasium front-ends for registered environments: :func:`to_gymnasium`.
+
+A ``gymnasium.Env`` whose ``reset`` and ``step`` each run one jitted JAX call
+and return NumPy, or a ``gymnasium.vector.VectorEnv`` stepping ``n`` copies in
+one jitted, vmapped call with gymnax's same-step auto-reset. Both pass
+gymnasium's ``check_env``; gymnax's ``GymnaxToGymWrapper`` does not (it never
+seeds the base class and returns JAX arrays), so it is not reused.
+
+Spaces are converted recursively. Gymnasium sorts ``Dict`` keys, so a
+gridworld observation (a NamedTuple) becomes a dict in sorted key order, as
+Farama MiniGrid's are; ``Discrete`` observations are ``np.int64`` scalars,
+everything else arrays of exactly the space's dtype.
+"""
+
+import functools
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnasium import spaces as gym_spaces
+from gymnasium.envs.registration import EnvSpec
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from gymnax.environments import environment, spaces
+
+from jaxrl import registry
+from jaxrl.envs.gridworld import MiniGridEnv
+
+_RENDER_MODULE = "jaxrl.envs.gridworld.render"
+_TILE_SIZE = 32  # pixels a cell, Farama MiniGrid's default
+_RENDER_FPS = 10  # Farama MiniGrid's metadata["render_fps"]
+_WORD = 2**32
+
+
+def to_gymnasium(
+    env_id: str,
+    num_envs: int | None = None,
+    *,
+    render_mode: str | None = None,
+    **make_kwargs: Any,
+) -> "GymnasiumEnv | GymnasiumVectorEnv":
+    """A registered environment behind gymnasium's API.
+
+    Adapters made with the same ``env_id`` and ``make_kwargs`` share one
+    environment instance and its compiled functions, so making another (as
+    ``check_env`` and ``env.spec.make()`` do) compiles nothing new.
+
+    Args:
+        env_id: any id ``jaxrl.make`` accepts (ours, Farama's MiniGrid names,
+            gymnax's ``"CartPole-v1"``).
+        num_envs: ``None`` for a single ``gymnasium.Env``; an int >= 1 for a
+            ``gymnasium.vector.VectorEnv`` of that many copies.
+        render_mode: ``None``, or ``"rgb_array"`` for gridworlds when
+            ``jaxrl.envs.gridworld.render`` is present (single env only);
+            ``env.metadata["render_modes"]`` lists what is available.
+        **make_kwargs: passed to ``jaxrl.make`` (constructor arguments and
+            params fields, e.g. ``max_steps_in_episode=50``).
+
+    Returns:
+        A :class:`GymnasiumEnv`, or a :class:`GymnasiumVectorEnv` when
+        ``num_envs`` is given.
+
+    Raises:
+        ValueError: unknown id, ``num_envs < 1`` or an unavailable
+            ``render_mode``.
+        TypeError: ``num_envs`` not an int, or a keyword ``jaxrl.make``
+            does not accept.
+    """
+    if num_envs is not None:
+        num_envs = _check_num_envs(num_envs)
+        if render_mode is not None:
+            raise ValueError(
+                f"render_mode={render_mode!r}: the vector env only supports None"
+            )
+        return GymnasiumVectorEnv(*_make(env_id, make_kwargs), num_envs)
+    env, params = _make(env_id, make_kwargs)
+    gym_env = GymnasiumEnv(env, params, render_mode=render_mode)
+    # A spec lets check_env test seeded determinism and re-create the env.
+    gym_env.spec = EnvSpec(
+        id=f"jaxrl/{registry.canonical_id(env_id)}",
+        entry_point=to_gymnasium,
+        nondeterministic=False,
+        kwargs={"env_id": env_id, **make_kwargs},
+    )
+    return gym_env
+
+
+_MADE: dict[Any, tuple[Any, Any, Any]] = {}  # key -> (spec, env, params)
+_COMPILED: dict[int, tuple[Any, "_Functions"]] = {}  # id(env) -> (env, functions)
+_CACHE_SIZE = 64  # environments kept; the oldest is dropped beyond that
+
+
+def _remember(cache: dict, key: Any, value: Any) -> Any:
+    cache[key] = value
+    if len(cache) > _CACHE_SIZE:
+        del cache[next(iter(cache))]
+    return value
+
+
+def _make(env_id: str, make_kwargs: dict[str, Any]):
+    """``registry.make``, memoised on the id and hashable keyword values.
+
+    An id registered again (``overwrite=True``) is built afresh.
+    """
+    canonical = registry.canonical_id(env_id)
+    try:
+        key = (canonical, *((k, type(v), v) for k, v in sorted(make_kwargs.items())))
+        hash(key)
+    except TypeError:  # e.g. an array value: build a fresh one
+        return registry.make(env_id, **make_kwargs)
+    spec = registry._SPECS.get(canonical)  # None for gymnax ids
+    if key not in _MADE or _MADE[key][0] is not spec:
+        _remember(_MADE, key, (spec, *registry.make(env_id, **make_kwargs)))
+    return _MADE[key][1:]
+
+
+class _Functions(NamedTuple):
+    """Jitted functions of one environment; params are arguments."""
+
+    reset: Callable
+    step: Callable
+    vector_reset: Callable
+    vector_step: Callable
+    render: Callable | None  # None: no renderer for this environment
+
+
+def _functions(env) -> _Functions:
+    """The jitted functions of ``env``, made once per environment instance."""
+    if id(env) in _COMPILED:  # the cache holds env, so its id is not reused
+        return _COMPILED[id(env)][1]
+    batched = functools.partial(jax.vmap, in_axes=(0, 0, 0, None))
+    functions = _Functions(
+        reset=jax.jit(functools.partial(_reset, env)),
+        step=jax.jit(functools.partial(_step, env)),
+        vector_reset=jax.jit(
+            jax.vmap(functools.partial(_reset, env), in_axes=(0, None))
+        ),
+        vector_step=jax.jit(batched(functools.partial(_vector_step, env))),
+        render=_gridworld_render(env),
+    )
+    return _remember(_COMPILED, id(env), (env, functions))[1]
+
+
+def gymnasium_space(space: spaces.Space) -> gym_spaces.Space:
+    """The gymnasium space equal to a gymnax space (Box, Discrete, Dict, Tuple).
+
+    ``Box`` bounds are broadcast to full arrays of the space's dtype;
+    ``Discrete`` becomes gymnasium's default ``int64`` ``Discrete``.
+
+    Raises:
+        TypeError: a space type with no gymnasium counterpart here.
+    """
+    if isinstance(space, spaces.Discrete):
+        return gym_spaces.Discrete(int(space.n))
+    if isinstance(space, spaces.Box):
+        dtype = np.dtype(space.dtype)
+        shape = tuple(space.shape)
+        low = np.broadcast_to(np.asarray(space.low, dtype), shape)
+        high = np.broadcast_to(np.asarray(space.high, dtype), shape)
+        return gym_spaces.Box(low, high, shape, dtype)
+    if isinstance(space, spaces.Dict):
+        return gym_spaces.Dict({k: gymnasium_space(s) for k, s in space.spaces.items()})
+    if isinstance(space, spaces.Tuple):
+        return gym_spaces.Tuple([gymnasium_space(s) for s in space.spaces])
+    raise TypeError(f"cannot convert {type(space).__name__} to a gymnasium space")
+
+
+def _to_numpy(x: Any, space: gym_spaces.Space) -> Any:
+    """Host values ``x`` (a pytree) as members of ``space``.
+
+    NamedTuples, dataclasses and mappings become dicts in the space's key
+    order; ``Discrete`` leaves become ``np.int64`` scalars (what check_env
+    expects), other leaves arrays of exactly the space's dtype.
+    """
+    if isinstance(space, gym_spaces.Dict):
+        get = x.__getitem__ if isinstance(x, Mapping) else functools.partial(getattr, x)
+        return {k: _to_numpy(get(k), s) for k, s in space.spaces.items()}
+    if isinstance(space, gym_spaces.Tuple):
+        return tuple(_to_numpy(v, s) for v, s in zip(x, space.spaces, strict=True))
+    if isinstance(space, gym_spaces.Discrete):
+        return space.dtype.type(x)
+    return np.asarray(x, dtype=space.dtype)
+
+
+def _action_dtype(space: spaces.Space) -> np.dtype:
+    """The dtype the JAX env takes actions in; only Discrete and Box are handled."""
+    if not isinstance(space, spaces.Discrete | spaces.Box):
+        raise TypeError(
+            f"only Discrete and Box action spaces are supported, got {space!r}"
+        )
+    return np.dtype(space.dtype)
+
+
+def _to_action(action: Any, space: gym_spaces.Space, jax_dtype: np.dtype) -> np.ndarray:
+    """``action`` checked against the (possibly batched) gymnasium ``space``.
+
+    Raises:
+        ValueError: the action is not in the space (nothing is clipped).
+    """
+    x = np.asarray(action)
+    if isinstance(space, gym_spaces.Box) and np.issubdtype(x.dtype, np.number):
+        x = x.astype(space.dtype)
+    if x not in space:
+        raise ValueError(f"action {action!r} is not in the action space {space}")
+    return x.astype(jax_dtype)
+
+
+def _key_from_words(words: jax.Array) -> jax.Array:
+    """A typed key from a seed's 32-bit words, lowest first.
+
+    A seed below 2**32 gives exactly ``jax.random.key(seed)``; each higher
+    non-zero part is folded in, so large seeds do not collide.
+    """
+    key = jax.random.key(words[0])
+    for i in range(1, words.shape[0]):
+        has_higher = jnp.any(words[i:] != 0)
+        key = jax.lax.select(has_higher, jax.random.fold_in(key, words[i]), key)
+    return key
+
+
+_keys_from_words = jax.jit(jax.vmap(_key_from_words))
+
+
+def _keys_from_seeds(seeds: Sequence[int]) -> jax.Array:
+    """One typed key a seed, shape ``(len(seeds),)``."""
+    num_words = max(1, (max(seeds).bit_length() + 31) // 32)
+    words = [[(s >> (32 * i)) % _WORD for i in range(num_words)] for s in seeds]
+    return _keys_from_words(np.asarray(words, np.uint32))
+
+
+def _check_num_envs(num_envs: Any) -> int:
+    if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer):
+        raise TypeError(f"num_envs must be an int, got {type(num_envs).__name__}")
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    return int(num_envs)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"a seed must be a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def _strong(state):
+    """``state`` with weak types made strong (Python scalars become arrays).
+
+    WARN: a ``reset_env`` that writes a Python ``0.0`` into its state (gymnax's
+    Pendulum) gives a weakly typed leaf that ``step`` returns strongly typed,
+    and the second step would compile again. Same dtypes, so same values.
+    """
+
+    def strong(x):
+        x = jnp.asarray(x)
+        return (
+            jax.lax.convert_element_type(x, x.dtype) if jax.typeof(x).weak_type else x
+        )
+
+    return jax.tree.map(strong, state)
+
+
+def _reset(env, key, params):
+    key, key_reset = jax.random.split(key)
+    obs, state = env.reset(key_reset, params)
+    return key, obs, _strong(state)
+
+
+def _uses_step_env(env) -> bool:
+    """Whether ``env.step`` is gymnax's ``step_env`` + time limit + auto-reset.
+
+    Then the single env calls ``step_env`` itself: the same outputs without
+    the reset, and the terminal state stays (for ``render``). Anything else
+    (wrappers, custom ``step``) goes through ``env.step``.
+    """
+    plain_steps = (environment.Environment.step, MiniGridEnv.step)
+    return isinstance(env, environment.Environment) and type(env).step in plain_steps
+
+
+def _step(env, key, state, action, params):
+    """One transition without auto-reset; equals ``env.step(key_step, ...)``.
+
+    The observation is the one the step reached (``final_observation``), so a
+    terminal step returns the terminal observation, as gymnasium expects.
+    """
+    key, key_step = jax.random.split(key)
+    if _uses_step_env(env):
+        key_env, _ = jax.random.split(key_step)  # as gymnax's step splits it
+        obs, state, reward, terminated, info = env.step_env(
+            key_env, state, action, params
+        )
+        truncated = env.is_truncated(state, params)
+    else:
+        _, state, reward, terminated, truncated, info = env.step(
+            key_step, state, action, params
+        )
+        info = dict(info)
+        obs = info.pop("final_observation")
+    info = {k: v for k, v in info.items() if k not in ("terminated", "truncated")}
+    return key, obs, _strong(state), reward, terminated, truncated, info
+
+
+def _vector_step(env, key, state, action, params):
+    """One auto-resetting transition (gymnax's same-step reset)."""
+    key, key_step = jax.random.split(key)
+    obs, state, reward, terminated, truncated, info = env.step(
+        key_step, state, action, params
+    )
+    return key, obs, _strong(state), reward, terminated, truncated, info
+
+
+def _gridworld_render(env) -> Callable | None:
+    """A jitted ``state -> (H, W, 3) uint8`` frame, as Farama's ``render()``.
+
+    Uses ``jaxrl.envs.gridworld.render`` when it exists (looked up at call
+    time); the cells the agent sees are highlighted, as Farama does.
+    """
+    if not isinstance(env, MiniGridEnv):
+        return None
+    try:
+        module = importlib.import_module(_RENDER_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name != _RENDER_MODULE:
+            raise  # the module exists but one of its imports is missing
+        return None
+    render_state = getattr(module, "render_state", None)
+    if render_state is None:
+        return None
+    visible_cells = getattr(module, "visible_cells", None)
+
+    def render(state):
+        if visible_cells is None:
+            return render_state(state, _TILE_SIZE)
+        seen = visible_cells(state, env.view_size, env.see_through_walls)
+        return render_state(state, _TILE_SIZE, highlight=seen)
+
+    return jax.jit(render)
+
+
+class _Adapter:
+    """What both adapters hold: the env, its params, its jitted functions."""
+
+    def _adapt(self, env, params) -> tuple[gym_spaces.Space, gym_spaces.Space]:
+        """Set up; returns the converted single (action, observation) spaces."""
+        self._env, self._params = env, jax.device_put(params)
+        self._jax_action_dtype = _action_dtype(env.action_space(params))
+        self._functions = _functions(env)
+        self._key = self._state = None
+        return (
+            gymnasium_space(env.action_space(params)),
+            gymnasium_space(env.observation_space(params)),
+        )
+
+    def _run_step(self, function, action, space):
+        """Run a jitted step; returns host ``(obs, reward, term, trunc, info)``."""
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        action = _to_action(action, space, self._jax_action_dtype)
+        self._key, *outputs = function(self._key, self._state, action, self._params)
+        self._state = outputs.pop(1)
+        return jax.device_get(outputs)
+
+
+class GymnasiumEnv(_Adapter, gymnasium.Env):
+    """One gymnax-style environment as a ``gymnasium.Env`` (see :func:`to_gymnasium`).
+
+    ``reset(seed=s)`` starts the key chain ``key = jax.random.key(s)``: the
+    episode is reset with ``jax.random.split(key)[1]`` and each step uses the
+    second half of the next split, as a typical gymnax loop does.
+    ``reset()`` without a seed draws ``s`` from ``self.np_random``. There is
+    no auto-reset: after ``terminated or truncated`` call ``reset``.
+
+    Args:
+        env: a gymnax-style environment (jaxrl's contract), e.g. from
+            ``jaxrl.make``; its action space must be Discrete or Box.
+        params: its params.
+        render_mode: ``None`` or one of ``self.metadata["render_modes"]``.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, env, params, *, render_mode: str | None = None):
+        self.action_space, self.observation_space = self._adapt(env, params)
+        modes = [] if self._functions.render is None else ["rgb_array"]
+        self.metadata = {"render_modes": modes, "render_fps": _RENDER_FPS}
+        if render_mode is not None and render_mode not in modes:
+            raise ValueError(
+                f"render_mode={render_mode!r} is not available for {env.name}; "
+                f"available: {modes + [None]}"
+            )
+        self.render_mode = render_mode
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an episode; returns ``(obs, {})``. ``options`` must be empty."""
+        seed = None if seed is None else _check_seed(seed)
+        super().reset(seed=seed)
+        if options:
+            raise ValueError(f"reset options are not supported, got {options!r}")
+        if seed is None:
+            seed = int(self.np_random.integers(_WORD))
+        key = _keys_from_seeds([seed])[0]
+        self._key, obs, self._state = self._functions.reset(key, self._params)
+        return _to_numpy(jax.device_get(obs), self.observation_space), {}
+
+    def step(self, action):
+        """Returns ``(obs, reward, terminated, truncated, info)``.
+
+        ``obs`` is the observation the step reached, the terminal one when the
+        episode ends; ``reward`` is a float, the flags bools, ``info`` the
+        environment's own entries as NumPy.
+
+        Raises:
+            ValueError: ``action`` is not in ``action_space``.
+            RuntimeError: ``step`` before ``reset``.
+        """
+        outputs = self._run_step(self._functions.step, action, self.action_space)
+        obs, reward, terminated, truncated, info = outputs
+        obs = _to_numpy(obs, self.observation_space)
+        return obs, float(reward), bool(terminated), bool(truncated), info
+
+    def render(self):
+        """An ``(H, W, 3)`` uint8 frame when ``render_mode="rgb_array"``."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called with render_mode=None")
+            return None
+        if self._state is None:
+            raise RuntimeError("call reset() before render()")
+        return np.asarray(self._functions.render(self._state))
+
+
+class GymnasiumVectorEnv(_Adapter, VectorEnv):
+    """``num_envs`` copies of an environment as a ``gymnasium.vector.VectorEnv``.
+
+    One jitted, vmapped call steps every copy, with gymnax's same-step
+    auto-reset (``metadata["autoreset_mode"]`` is ``SAME_STEP``): a finished
+    copy's observation is already its next episode's first, and
+    ``infos["final_obs"]`` (an object array, ``None`` where ``_final_obs`` is
+    False) holds what the finished copies reached. Other info entries are the
+    environment's own, batched, each with an all-True ``_name`` mask.
+    ``reset(seed=s)`` seeds copy ``i`` with ``s + i``, so copy ``i`` replays
+    ``GymnasiumEnv.reset(seed=s + i)``; a list gives one seed a copy.
+
+    Args:
+        env: a gymnax-style environment, e.g. from ``jaxrl.make``.
+        params: its params, shared by every copy.
+        num_envs: the number of copies, >= 1.
+    """
+
+    metadata: dict[str, Any] = {
+        "autoreset_mode": AutoresetMode.SAME_STEP,
+        "render_modes": [],
+    }
+
+    def __init__(self, env, params, num_envs: int):
+        self.num_envs = _check_num_envs(num_envs)
+        single = self._adapt(env, params)
+        self.single_action_space, self.single_observation_space = single
+        self.action_space = batch_space(single[0], self.num_envs)
+        self.observation_space = batch_space(single[1], self.num_envs)
+
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict | None = None,
+    ):
+        """Reset every copy; returns batched ``(obs, {})``.
+
+        Args:
+            seed: an int ``s`` (copy ``i`` gets ``s + i``; ``self.np_random``
+                is seeded with ``s``), a list of ``num_envs`` ints or ``None``
+                (``None`` seeds are drawn from ``self.np_random``), or None.
+            options: not supported; must be empty.
+        """
+        if options:
+            raise ValueError(f"reset options are not supported, got {options!r}")
+        if seed is None or isinstance(seed, int | np.integer):
+            base = None if seed is None else _check_seed(seed)
+            super().reset(seed=base)
+            seeds = [None if base is None else base + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"got {len(seeds)} seeds for num_envs={self.num_envs}")
+        seeds = [
+            int(self.np_random.integers(_WORD)) if s is None else _check_seed(s)
+            for s in seeds
+        ]
+        keys = _keys_from_seeds(seeds)
+        self._key, obs, self._state = self._functions.vector_reset(keys, self._params)
+        return _to_numpy(jax.device_get(obs), self.observation_space), {}
+
+    def step(self, actions):
+        """Step every copy; returns batched NumPy ``(obs, rewards, terminations,
+        truncations, infos)`` (rewards float32, flags bool).
+
+        Raises:
+            ValueError: ``actions`` is not in ``action_space``.
+            RuntimeError: ``step`` before ``reset``.
+        """
+        outputs = self._run_step(
+            self._functions.vector_step, actions, self.action_space
+        )
+        obs, rewards, terminated, truncated, info = outputs
+        info = dict(info)
+        final_obs = info.pop("final_observation")
+        infos = {}
+        for name, value in info.items():
+            if name not in ("terminated", "truncated"):
+                infos[name] = value
+                infos[f"_{name}"] = np.ones(self.num_envs, np.bool_)
+        done = np.logical_or(terminated, truncated)
+        if done.any():
+            infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
+            for i in np.flatnonzero(done):
+                one = jax.tree.map(lambda x, i=i: x[i], final_obs)
+                infos["final_obs"][i] = _to_numpy(one, self.single_observation_space)
+            infos["_final_obs"] = done
+        return (
+            _to_numpy(obs, self.observation_space),
+            rewards,
+            terminated,
+            truncated,
+            infos,
+        )
