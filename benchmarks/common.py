@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
 from rich.console import Console
@@ -33,21 +34,22 @@ def scan_steps(step: Callable, num_steps: int) -> Callable:
     return run
 
 
-def time_compiled(
-    fn: Callable, args: tuple, repeats: int, min_seconds: float = 1.0
-) -> tuple[float, float]:
-    """Compile ``jax.jit(fn)`` for ``args`` and time one call of it.
-
-    After a warm-up call, each of ``repeats`` timings runs the compiled call
-    back to back until at least ``min_seconds`` have passed (so fast calls
-    are not lost in timer noise and slow libraries do not take minutes).
-
-    Returns:
-        ``(compile_seconds, best_seconds_per_call)``.
-    """
+def compile_timed(fn: Callable, args: tuple) -> tuple[Any, float]:
+    """``(jax.jit(fn).lower(*args).compile(), seconds that took)``."""
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
+    return compiled, time.perf_counter() - start
+
+
+def time_call(
+    compiled: Callable, args: tuple, repeats: int, min_seconds: float = 1.0
+) -> float:
+    """Best seconds per call of ``compiled(*args)``.
+
+    After a warm-up call, each of ``repeats`` timings runs the call back to
+    back until at least ``min_seconds`` have passed (so fast calls are not
+    lost in timer noise and slow libraries do not take minutes).
+    """
     start = time.perf_counter()
     jax.block_until_ready(compiled(*args))
     first = time.perf_counter() - start
@@ -59,24 +61,73 @@ def time_compiled(
             out = compiled(*args)
         jax.block_until_ready(out)
         best = min(best, (time.perf_counter() - start) / calls)
-    return compile_s, best
+    return best
 
 
-def measure(init, step, batch: int, env_steps: int, repeats: int) -> dict:
+def time_compiled(
+    fn: Callable, args: tuple, repeats: int, min_seconds: float = 1.0
+) -> tuple[float, float]:
+    """Compile ``jax.jit(fn)`` for ``args`` and time one call of it
+    (:func:`time_call`).
+
+    Returns:
+        ``(compile_seconds, best_seconds_per_call)``.
+    """
+    compiled, compile_s = compile_timed(fn, args)
+    return compile_s, time_call(compiled, args, repeats, min_seconds)
+
+
+MEMORY_FIELDS = (
+    "argument_size_in_bytes",
+    "output_size_in_bytes",
+    "alias_size_in_bytes",
+    "temp_size_in_bytes",
+    "peak_memory_in_bytes",
+)
+
+
+def memory_stats(compiled: Any) -> dict:
+    """The bytes XLA reports for a compiled call (``{}`` where the backend
+    reports none): arguments, outputs, aliased, temporaries, peak."""
+    try:
+        analysis = compiled.memory_analysis()
+    except (NotImplementedError, RuntimeError, AttributeError):
+        return {}
+    if analysis is None:
+        return {}
+    return {
+        field: int(getattr(analysis, field))
+        for field in MEMORY_FIELDS
+        if getattr(analysis, field, None) is not None
+    }
+
+
+def measure(
+    init,
+    step,
+    batch: int,
+    env_steps: int,
+    repeats: int,
+    min_seconds: float = 1.0,
+) -> dict:
     """Compile and time ``step`` scanned, per compiled call, over enough
     iterations for about ``env_steps`` environment steps (a twentieth of that
-    unbatched, where every iteration is mostly dispatch; at least 20)."""
+    unbatched, where every iteration is mostly dispatch; at least 20).
+
+    The result also holds ``memory``, XLA's :func:`memory_stats` of the
+    compiled scan (whole batch, not per environment).
+    """
     iterations = max(20, (env_steps if batch > 1 else env_steps // 20) // batch)
-    carry = init(jax.random.key(0))
-    compile_s, run_s = time_compiled(
-        scan_steps(step, iterations), (carry, jax.random.key(1)), repeats
-    )
+    args = (init(jax.random.key(0)), jax.random.key(1))
+    compiled, compile_s = compile_timed(scan_steps(step, iterations), args)
+    run_s = time_call(compiled, args, repeats, min_seconds)
     return {
         "batch": batch,
         "iterations": iterations,
         "compile_s": compile_s,
         "run_s": run_s,
         "steps_per_s": batch * iterations / run_s,
+        "memory": memory_stats(compiled),
     }
 
 
