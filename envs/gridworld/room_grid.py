@@ -123,15 +123,22 @@ class RoomGrid:
         """
         neighbour = jnp.asarray(self.has_neighbour())
         num_walls = self.num_rows * self.num_cols * 4
+        # Walls that may get a door: a room behind, no door yet, neither room
+        # locked (fixed through the loop).
+        blocked = locked[..., None] | self._shift_to_neighbour(locked)
+        allowed = neighbour & ~blocked
+        # Connected components as one label per room, merged as doors are
+        # added: O(1) work per added door, instead of a reachability sweep.
+        labels = self._components(doors)
+        start = start_room[1] * self.num_cols + start_room[0]
 
         def not_done(carry):
-            _, doors, count = carry
-            return ~jnp.all(self.reachable(doors, start_room)) & (count < num_walls)
+            _, _, labels, count = carry
+            return jnp.any(labels != labels[start]) & (count < num_walls)
 
         def add_one(carry):
-            grid, doors, count = carry
-            blocked = locked[..., None] | self._shift_to_neighbour(locked)
-            valid = (neighbour & ~doors & ~blocked).reshape(-1)
+            grid, doors, labels, count = carry
+            valid = (allowed & ~doors).reshape(-1)
             rank = L.below(words[count, 0], jnp.maximum(jnp.sum(valid), 1))
             index = jnp.argmax(jnp.cumsum(valid) > rank)
             row, rem = jnp.divmod(index, self.num_cols * 4)
@@ -140,12 +147,30 @@ class RoomGrid:
             cell = jnp.stack([jnp.int32(C.DOOR), color, jnp.int32(C.CLOSED)])
             grid = L.put(grid, doors_at[row, col, wall], cell)
             doors = self.open_wall(doors, col, row, wall)
-            return grid, doors, count + 1
+            step = jnp.asarray(_WALL_STEP)[wall]
+            other = (row + step[1]) * self.num_cols + col + step[0]
+            labels = _merge(labels, row * self.num_cols + col, other)
+            return grid, doors, labels, count + 1
 
-        grid, doors, _ = jax.lax.while_loop(
-            not_done, add_one, (grid, doors, jnp.int32(0))
+        grid, doors, _, _ = jax.lax.while_loop(
+            not_done, add_one, (grid, doors, labels, jnp.int32(0))
         )
         return grid, doors
+
+    def _components(self, doors: jax.Array) -> jax.Array:
+        """``(num_rows * num_cols,)`` int32 component label of each room (row
+        major) through opened walls (doors of any state, as Farama counts)."""
+        labels = jnp.arange(self.num_rows * self.num_cols, dtype=jnp.int32)
+        for row in range(self.num_rows):
+            for col in range(self.num_cols):
+                for wall in (0, 1):  # right and down cover every pair once
+                    dcol, drow = _WALL_STEP[wall]
+                    if col + dcol >= self.num_cols or row + drow >= self.num_rows:
+                        continue
+                    other = (row + drow) * self.num_cols + col + dcol
+                    merged = _merge(labels, row * self.num_cols + col, other)
+                    labels = jnp.where(doors[row, col, wall], merged, labels)
+        return labels
 
     def open_wall(self, doors, col, row, wall) -> jax.Array:
         """Mark the wall (and the neighbour's matching wall) as passable."""
@@ -163,14 +188,10 @@ class RoomGrid:
             axis=-1,
         )  # fmt: skip
 
-    def reachable(self, doors: jax.Array, start_room: jax.Array) -> jax.Array:
-        """``(num_rows, num_cols)`` bool rooms reachable from ``start_room``
-        through opened walls (doors of any state, as Farama counts them)."""
-        rows, cols = self.num_rows, self.num_cols
-        reach = jnp.zeros((rows, cols), bool).at[start_room[1], start_room[0]].set(True)
-        for _ in range(rows * cols - 1):
-            reach = reach | jnp.any(self._shift_to_neighbour(reach) & doors, axis=-1)
-        return reach
+
+def _merge(labels: jax.Array, a, b) -> jax.Array:
+    """Join the components of rooms ``a`` and ``b`` (labels ``(R,)``)."""
+    return jnp.where(labels == labels[b], labels[a], labels)
 
 
 def place_facing_open(word, grid, region) -> tuple[jax.Array, jax.Array]:
