@@ -14,7 +14,7 @@ everything else arrays of exactly the space's dtype.
 
 import functools
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import gymnasium
@@ -25,15 +25,22 @@ from gymnasium import spaces as gym_spaces
 from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
-from gymnax.environments import environment, spaces
+from gymnax.environments import environment
 
 from jaxrl import registry
 from jaxrl.envs.gridworld import MiniGridEnv
+from jaxrl.gymnasium_convert import (
+    WORD,
+    action_dtype,
+    gymnasium_space,
+    keys_from_seeds,
+    to_action,
+    to_numpy,
+)
 
 _RENDER_MODULE = "jaxrl.envs.gridworld.render"
 _TILE_SIZE = 32  # pixels a cell, Farama MiniGrid's default
 _RENDER_FPS = 10  # Farama MiniGrid's metadata["render_fps"]
-_WORD = 2**32
 
 
 def to_gymnasium(
@@ -143,93 +150,6 @@ def _functions(env) -> _Functions:
         render=_gridworld_render(env),
     )
     return _remember(_COMPILED, id(env), (env, functions))[1]
-
-
-def gymnasium_space(space: spaces.Space) -> gym_spaces.Space:
-    """The gymnasium space equal to a gymnax space (Box, Discrete, Dict, Tuple).
-
-    ``Box`` bounds are broadcast to full arrays of the space's dtype;
-    ``Discrete`` becomes gymnasium's default ``int64`` ``Discrete``.
-
-    Raises:
-        TypeError: a space type with no gymnasium counterpart here.
-    """
-    if isinstance(space, spaces.Discrete):
-        return gym_spaces.Discrete(int(space.n))
-    if isinstance(space, spaces.Box):
-        dtype = np.dtype(space.dtype)
-        shape = tuple(space.shape)
-        low = np.broadcast_to(np.asarray(space.low, dtype), shape)
-        high = np.broadcast_to(np.asarray(space.high, dtype), shape)
-        return gym_spaces.Box(low, high, shape, dtype)
-    if isinstance(space, spaces.Dict):
-        return gym_spaces.Dict({k: gymnasium_space(s) for k, s in space.spaces.items()})
-    if isinstance(space, spaces.Tuple):
-        return gym_spaces.Tuple([gymnasium_space(s) for s in space.spaces])
-    raise TypeError(f"cannot convert {type(space).__name__} to a gymnasium space")
-
-
-def _to_numpy(x: Any, space: gym_spaces.Space) -> Any:
-    """Host values ``x`` (a pytree) as members of ``space``.
-
-    NamedTuples, dataclasses and mappings become dicts in the space's key
-    order; ``Discrete`` leaves become ``np.int64`` scalars (what check_env
-    expects), other leaves arrays of exactly the space's dtype.
-    """
-    if isinstance(space, gym_spaces.Dict):
-        get = x.__getitem__ if isinstance(x, Mapping) else functools.partial(getattr, x)
-        return {k: _to_numpy(get(k), s) for k, s in space.spaces.items()}
-    if isinstance(space, gym_spaces.Tuple):
-        return tuple(_to_numpy(v, s) for v, s in zip(x, space.spaces, strict=True))
-    if isinstance(space, gym_spaces.Discrete):
-        return space.dtype.type(x)
-    return np.asarray(x, dtype=space.dtype)
-
-
-def _action_dtype(space: spaces.Space) -> np.dtype:
-    """The dtype the JAX env takes actions in; only Discrete and Box are handled."""
-    if not isinstance(space, spaces.Discrete | spaces.Box):
-        raise TypeError(
-            f"only Discrete and Box action spaces are supported, got {space!r}"
-        )
-    return np.dtype(space.dtype)
-
-
-def _to_action(action: Any, space: gym_spaces.Space, jax_dtype: np.dtype) -> np.ndarray:
-    """``action`` checked against the (possibly batched) gymnasium ``space``.
-
-    Raises:
-        ValueError: the action is not in the space (nothing is clipped).
-    """
-    x = np.asarray(action)
-    if isinstance(space, gym_spaces.Box) and np.issubdtype(x.dtype, np.number):
-        x = x.astype(space.dtype)
-    if x not in space:
-        raise ValueError(f"action {action!r} is not in the action space {space}")
-    return x.astype(jax_dtype)
-
-
-def _key_from_words(words: jax.Array) -> jax.Array:
-    """A typed key from a seed's 32-bit words, lowest first.
-
-    A seed below 2**32 gives exactly ``jax.random.key(seed)``; each higher
-    non-zero part is folded in, so large seeds do not collide.
-    """
-    key = jax.random.key(words[0])
-    for i in range(1, words.shape[0]):
-        has_higher = jnp.any(words[i:] != 0)
-        key = jax.lax.select(has_higher, jax.random.fold_in(key, words[i]), key)
-    return key
-
-
-_keys_from_words = jax.jit(jax.vmap(_key_from_words))
-
-
-def _keys_from_seeds(seeds: Sequence[int]) -> jax.Array:
-    """One typed key a seed, shape ``(len(seeds),)``."""
-    num_words = max(1, (max(seeds).bit_length() + 31) // 32)
-    words = [[(s >> (32 * i)) % _WORD for i in range(num_words)] for s in seeds]
-    return _keys_from_words(np.asarray(words, np.uint32))
 
 
 def _check_num_envs(num_envs: Any) -> int:
@@ -346,7 +266,7 @@ class _Adapter:
     def _adapt(self, env, params) -> tuple[gym_spaces.Space, gym_spaces.Space]:
         """Set up; returns the converted single (action, observation) spaces."""
         self._env, self._params = env, jax.device_put(params)
-        self._jax_action_dtype = _action_dtype(env.action_space(params))
+        self._jax_action_dtype = action_dtype(env.action_space(params))
         self._functions = _functions(env)
         self._key = self._state = None
         return (
@@ -358,7 +278,7 @@ class _Adapter:
         """Run a jitted step; returns host ``(obs, reward, term, trunc, info)``."""
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        action = _to_action(action, space, self._jax_action_dtype)
+        action = to_action(action, space, self._jaxaction_dtype)
         self._key, *outputs = function(self._key, self._state, action, self._params)
         self._state = outputs.pop(1)
         return jax.device_get(outputs)
@@ -400,10 +320,10 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
         if options:
             raise ValueError(f"reset options are not supported, got {options!r}")
         if seed is None:
-            seed = int(self.np_random.integers(_WORD))
-        key = _keys_from_seeds([seed])[0]
+            seed = int(self.np_random.integers(WORD))
+        key = keys_from_seeds([seed])[0]
         self._key, obs, self._state = self._functions.reset(key, self._params)
-        return _to_numpy(jax.device_get(obs), self.observation_space), {}
+        return to_numpy(jax.device_get(obs), self.observation_space), {}
 
     def step(self, action):
         """Returns ``(obs, reward, terminated, truncated, info)``.
@@ -418,7 +338,7 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
         """
         outputs = self._run_step(self._functions.step, action, self.action_space)
         obs, reward, terminated, truncated, info = outputs
-        obs = _to_numpy(obs, self.observation_space)
+        obs = to_numpy(obs, self.observation_space)
         return obs, float(reward), bool(terminated), bool(truncated), info
 
     def render(self):
@@ -486,12 +406,12 @@ class GymnasiumVectorEnv(_Adapter, VectorEnv):
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for num_envs={self.num_envs}")
         seeds = [
-            int(self.np_random.integers(_WORD)) if s is None else _check_seed(s)
+            int(self.np_random.integers(WORD)) if s is None else _check_seed(s)
             for s in seeds
         ]
-        keys = _keys_from_seeds(seeds)
+        keys = keys_from_seeds(seeds)
         self._key, obs, self._state = self._functions.vector_reset(keys, self._params)
-        return _to_numpy(jax.device_get(obs), self.observation_space), {}
+        return to_numpy(jax.device_get(obs), self.observation_space), {}
 
     def step(self, actions):
         """Step every copy; returns batched NumPy ``(obs, rewards, terminations,
@@ -517,10 +437,10 @@ class GymnasiumVectorEnv(_Adapter, VectorEnv):
             infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
             for i in np.flatnonzero(done):
                 one = jax.tree.map(lambda x, i=i: x[i], final_obs)
-                infos["final_obs"][i] = _to_numpy(one, self.single_observation_space)
+                infos["final_obs"][i] = to_numpy(one, self.single_observation_space)
             infos["_final_obs"] = done
         return (
-            _to_numpy(obs, self.observation_space),
+            to_numpy(obs, self.observation_space),
             rewards,
             terminated,
             truncated,

@@ -1,5 +1,7 @@
 """Farama's MultiRoom task: a chain of rooms joined by closed doors."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -90,9 +92,10 @@ class MultiRoom(MiniGridEnv):
         entry_wall = jnp.int32(2)
         for index in range(1, n):
             tries = L.random_words(jax.random.fold_in(key, index), _TRIES * 6)
-            try_room = jax.vmap(self._candidate, in_axes=(0, None, None, None, None))
+            try_room = functools.partial(self._candidate, index=index)
+            try_room = jax.vmap(try_room, in_axes=(0, None, None, None))
             ok, top, size, door, wall = try_room(
-                tries.reshape(_TRIES, 6), tops, sizes, index, entry_wall
+                tries.reshape(_TRIES, 6), tops, sizes, entry_wall
             )
             first_ok = jnp.argmax(ok)
             grow = (length == index) & jnp.any(ok) & (index < num_rooms)
@@ -103,7 +106,7 @@ class MultiRoom(MiniGridEnv):
             length = length + grow.astype(jnp.int32)
         return length, tops, sizes, doors
 
-    def _candidate(self, words, tops, sizes, index: int, entry_wall):
+    def _candidate(self, words, tops, sizes, entry_wall, *, index: int):
         """One try at room ``index`` behind an exit of room ``index - 1``."""
         parent_top, parent_size = tops[index - 1], sizes[index - 1]
         # The exit: a uniform wall other than the entry one, then a uniform
@@ -125,12 +128,17 @@ class MultiRoom(MiniGridEnv):
             jnp.select([wall == 1, wall == 3], [door[1] - size[1] + 1, door[1]],
                        offset[1]),
         ])  # fmt: skip
-        others = jnp.arange(self.max_rooms) < index - 1
-        apart = (
-            (top[0] + size[0] < tops[:, 0]) | (tops[:, 0] + sizes[:, 0] <= top[0])
-            | (top[1] + size[1] < tops[:, 1]) | (tops[:, 1] + sizes[:, 1] <= top[1])
-        )  # fmt: skip
-        ok = self._fits(top, size) & jnp.all(apart | ~others)
+        ok = self._fits(top, size)
+        if index > 1:  # rooms before the parent must not overlap the new one
+            before = slice(0, index - 1)
+            others_top, others_size = tops[before], sizes[before]
+            apart = (
+                (top[0] + size[0] < others_top[:, 0])
+                | (others_top[:, 0] + others_size[:, 0] <= top[0])
+                | (top[1] + size[1] < others_top[:, 1])
+                | (others_top[:, 1] + others_size[:, 1] <= top[1])
+            )
+            ok = ok & jnp.all(apart)
         return ok, top, size, door, wall
 
     def _fits(self, top, size) -> jax.Array:
