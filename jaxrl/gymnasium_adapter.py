@@ -278,7 +278,7 @@ class _Adapter:
         """Run a jitted step; returns host ``(obs, reward, term, trunc, info)``."""
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        action = to_action(action, space, self._jaxaction_dtype)
+        action = to_action(action, space, self._jax_action_dtype)
         self._key, *outputs = function(self._key, self._state, action, self._params)
         self._state = outputs.pop(1)
         return jax.device_get(outputs)

@@ -29,7 +29,7 @@ class EnvSpec:
 
 _SPECS: dict[str, EnvSpec] = {}
 # Keywords that choose a gridworld's observation (``MiniGridEnv.with_observation``).
-_OBSERVATION_KWARGS = ("observation", "tile_size")
+_OBSERVATION_KWARGS = ("observation", "tile_size", "mission")
 _FARAMA_PREFIX, _FARAMA_SUFFIX = "MiniGrid-", "-v0"
 
 
@@ -109,7 +109,8 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         **kwargs: constructor arguments (``view_size=5``) and params fields
             (``max_steps_in_episode=50``), told apart by name; for gridworlds
             also ``observation`` (``"view"``, ``"full"``, ``"rgb"``,
-            ``"rgb_full"``) and ``tile_size`` (pixels per cell in RGB).
+            ``"rgb_full"``), ``tile_size`` (pixels per cell in RGB) and
+            ``mission`` (False drops the mission index from observations).
 
     Returns:
         ``(env, params)``: the environment and its default params with the

@@ -71,7 +71,7 @@ class Observation(NamedTuple):
 
     image: jax.Array  # (V, V, 3) uint8, [i, j] as Farama's obs["image"]
     direction: jax.Array  # () int32, Farama's obs["direction"]
-    mission: jax.Array  # () int32, index into missions.MISSIONS
+    mission: jax.Array | None  # () int32 index into missions.MISSIONS, or None
 
 
 _EMPTY = jnp.asarray(C.EMPTY_CELL, jnp.uint8)
@@ -232,8 +232,11 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         self.see_through_walls = see_through_walls  # static: changes the graph
         self.observation_mode = "view"  # static; see with_observation
         self.tile_size = 8  # static, pixels per cell in the RGB modes
+        self.include_mission = True  # static; see with_observation
 
-    def with_observation(self, observation: str = "view", tile_size: int = 8):
+    def with_observation(
+        self, observation: str = "view", tile_size: int = 8, mission: bool = True
+    ):
         """A copy of this environment that observes in another mode.
 
         Args:
@@ -246,9 +249,15 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
                 view highlighted, ``(H * t, W * t, 3)``: ``RGBImgObsWrapper``).
             tile_size: pixels per cell ``t`` in the RGB modes (Farama uses 8
                 for the view and 32 for pictures).
+            mission: keep the mission index in the observation; with False
+                ``obs.mission`` is ``None`` (an empty pytree leaf) and the
+                space has no ``"mission"``.
 
-        ``make(env_id, observation=..., tile_size=...)`` does the same.
+        ``make(env_id, observation=..., tile_size=..., mission=...)`` does the
+        same.
         """
+        if not isinstance(mission, bool):
+            raise TypeError(f"mission must be True or False, got {mission!r}")
         if observation not in OBSERVATION_MODES:
             raise ValueError(
                 f"observation must be one of {list(OBSERVATION_MODES)}, "
@@ -257,6 +266,7 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         tile_size = render.check_tile_size(tile_size)
         env = copy.copy(self)
         env.observation_mode, env.tile_size = observation, tile_size
+        env.include_mission = mission
         return env
 
     def generate(self, key: jax.Array, params: GridParams) -> Level:
@@ -360,7 +370,8 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
             image = observe_image(state, self.view_size, self.see_through_walls)
             if mode == "rgb":
                 image = render.render_view(image, tile)
-        return Observation(image, state.agent_dir, state.mission)
+        mission = state.mission if self.include_mission else None
+        return Observation(image, state.agent_dir, mission)
 
     @property
     def name(self) -> str:
@@ -385,8 +396,7 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
             high = jnp.asarray([C.NUM_OBJECTS - 1, C.NUM_COLORS - 1, states - 1])
             shape = (v, v, 3) if mode == "view" else (self.width, self.height, 3)
             image = spaces.Box(0, high, shape, jnp.uint8)
-        return spaces.Dict({
-            "image": image,
-            "direction": spaces.Discrete(4),
-            "mission": spaces.Discrete(missions.NUM_MISSIONS),
-        })  # fmt: skip
+        fields = {"image": image, "direction": spaces.Discrete(4)}
+        if self.include_mission:
+            fields["mission"] = spaces.Discrete(missions.NUM_MISSIONS)
+        return spaces.Dict(fields)

@@ -9,6 +9,7 @@ from minigrid.wrappers import FullyObsWrapper, RGBImgObsWrapper, RGBImgPartialOb
 
 import jaxrl
 from jaxrl.envs.gridworld import from_minigrid
+from jaxrl.wrappers import FlattenObservation
 
 WRAPPERS = {
     "full": lambda env, tile: FullyObsWrapper(env),
@@ -64,3 +65,15 @@ def test_rgb_mode_trains_through_the_flat_encoder():
     variables = network.init(jax.random.key(1), batch)
     logits, value = network.apply(variables, batch)
     assert logits.shape == (1, 7) and value.shape == (1,)
+
+
+def test_mission_can_be_left_out():
+    env, params = jaxrl.make("Fetch-5x5-N2", mission=False)
+    obs, state = env.reset(jax.random.key(0), params)
+    assert obs.mission is None and "mission" not in env.observation_space(params).spaces
+    obs, *_ = env.step(jax.random.key(1), state, 2, params)
+    assert obs.mission is None
+    flat = FlattenObservation(env)
+    assert flat.reset(jax.random.key(0), params)[0].shape == (7 * 7 * 3 + 1,)
+    with pytest.raises(TypeError, match="mission must be True or False"):
+        jaxrl.make("Fetch-5x5-N2", mission="no")
