@@ -62,6 +62,23 @@ def _place_objects(words, grid, codes, kinds, avoid_near: bool):
     return grid, jnp.stack(positions)
 
 
+def _distinct_objects_room(key, size: int, count: int, avoid_near: bool):
+    """A walled room with ``count`` objects of distinct (kind, color), kinds
+    key, ball and box, then the agent on a uniform empty cell.
+
+    Returns ``(grid, codes (count,), positions (count, 2), agent_pos, words)``
+    with four spare uint32 ``words`` for the caller (``words[0]`` is used).
+    """
+    words = L.random_words(key, 18 + count + 4)
+    codes = _distinct_objects(words[:18], count, 3)
+    grid = jnp.asarray(L.walled_room(size, size))
+    kinds = jnp.array([C.KEY, C.BALL, C.BOX], jnp.int32)
+    grid, positions = _place_objects(words[18:], grid, codes, kinds, avoid_near)
+    spare = words[18 + count :]
+    agent_pos = L.sample_cell(spare[0], L.free_cells(grid))
+    return grid, codes, positions, agent_pos, spare
+
+
 class _GoToTask(MiniGridEnv):
     """Success: ``done`` next to ``marks[0]``; ``done`` and ``toggle`` end the
     episode either way (Farama's GoToDoor and GoToObject)."""
@@ -146,14 +163,10 @@ class GoToObject(_GoToTask):
 
     def generate(self, key: jax.Array, params: GridParams) -> Level:
         del params
-        n, count = self.size, self.num_objects
-        words = L.random_words(key, 18 + count + 3)
-        codes = _distinct_objects(words[:18], count, 3)
-        grid = jnp.asarray(L.walled_room(n, n))
-        kinds = jnp.array([C.KEY, C.BALL, C.BOX], jnp.int32)
-        grid, positions = _place_objects(words[18:], grid, codes, kinds, False)
-        w = words[18 + count :]
-        agent_pos = L.sample_cell(w[0], L.free_cells(grid))
+        count = self.num_objects
+        grid, codes, positions, agent_pos, w = _distinct_objects_room(
+            key, self.size, count, avoid_near=False
+        )
         target = L.below(w[1], count)
         kind, color = jnp.divmod(codes[target], C.NUM_COLORS)
         mission = M.slotted(_GO_TO, color, kind)
@@ -235,14 +248,10 @@ class PutNear(MiniGridEnv):
 
     def generate(self, key: jax.Array, params: GridParams) -> Level:
         del params
-        n, count = self.size, self.num_objects
-        words = L.random_words(key, 18 + count + 4)
-        codes = _distinct_objects(words[:18], count, 3)
-        grid = jnp.asarray(L.walled_room(n, n))
-        kinds = jnp.array([C.KEY, C.BALL, C.BOX], jnp.int32)
-        grid, positions = _place_objects(words[18:], grid, codes, kinds, True)
-        w = words[18 + count :]
-        agent_pos = L.sample_cell(w[0], L.free_cells(grid))
+        count = self.num_objects
+        grid, codes, positions, agent_pos, w = _distinct_objects_room(
+            key, self.size, count, avoid_near=True
+        )
         moved = L.below(w[1], count)
         target = (moved + 1 + L.below(w[2], count - 1)) % count
         move_kind, move_color = jnp.divmod(codes[moved], C.NUM_COLORS)
