@@ -1,7 +1,6 @@
 """Which registered ids a test runs on."""
 
 import jaxrl
-from jaxrl.envs.gridworld import MiniGridEnv
 
 
 def one_per_task() -> list[str]:
@@ -14,8 +13,3 @@ def one_per_task() -> list[str]:
             seen.add(env_class)
             chosen.append(env_id)
     return chosen
-
-
-def gridworld_ids() -> list[str]:
-    return [i for i in jaxrl.registry.ids()
-            if isinstance(jaxrl.make(i)[0], MiniGridEnv)]  # fmt: skip
