@@ -28,9 +28,16 @@ if _SCHEDULER_FLAG not in _os.environ.get("XLA_FLAGS", ""):
         _os.environ.get("XLA_FLAGS", "") + f" {_SCHEDULER_FLAG}=false"
     ).strip()
 
+__version__ = "0.1.0"
+
 from jaxrl import envs, registry  # envs: importing registers the environments
+from jaxrl.engine import RunInterrupted, RunResult, resume, run, sweep
 from jaxrl.gymnasium_adapter import to_gymnasium
+from jaxrl.program import Program, TrainOutput, scan_program
 from jaxrl.registry import make, register
 
-__version__ = "0.1.0"
-__all__ = ["__version__", "envs", "make", "register", "registry", "to_gymnasium"]
+__all__ = [
+    "Program", "RunInterrupted", "RunResult", "TrainOutput", "__version__", "envs",
+    "make", "register", "registry", "resume", "run", "scan_program", "sweep",
+    "to_gymnasium",
+]  # fmt: skip

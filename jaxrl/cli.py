@@ -1,92 +1,118 @@
-"""The ``jaxrl`` command: ``jaxrl envs``, ``jaxrl train ppo`` and ``jaxrl render``.
+"""The ``jaxrl`` command: ``envs``, ``train ALGO``, ``resume``, ``report``, ``render``.
 
-Every ``ppo.Config`` and ``ppo.HParams`` field is a flag (``--total-steps``,
-``--lr``). Bad values are reported before anything is compiled, and an
-existing run directory (or GIF) is never written into.
+``jaxrl train`` has a subcommand per registered algorithm
+(:mod:`jaxrl.algorithms`), with a flag for every field of its ``Config`` and
+``HParams``. Everything is checked before a run directory is made or
+anything is compiled; an existing run directory is never written into
+(``--overwrite`` replaces a jaxrl run directory on request). Exit status: 0
+done, 2 refused, 130 interrupted (the run saved a checkpoint first).
 """
 
 import argparse
-import dataclasses
-import datetime
 import sys
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
+from jaxrl.cli_flags import add_dataclass_flags, from_args
+
 _CONSOLE = Console()
+_EXIT_REFUSED, _EXIT_INTERRUPTED = 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxrl`` script; returns the exit status."""
+    from jaxrl.checkpoint import CheckpointError
+    from jaxrl.engine import RunInterrupted
+
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
+        return _EXIT_REFUSED
     try:
         return args.handler(args)
-    except (ValueError, TypeError, FileExistsError) as error:
+    except RunInterrupted:
+        return _EXIT_INTERRUPTED
+    except (ValueError, TypeError, FileExistsError, CheckpointError) as error:
         # soft_wrap: a message (and any path in it) stays on one line
         _CONSOLE.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
-        return 2
+        return _EXIT_REFUSED
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from jaxrl.algos import ppo
+    from jaxrl import algorithms
 
     parser = argparse.ArgumentParser(
-        prog="jaxrl", description="Hard-exploration RL in JAX."
-    )
+        prog="jaxrl", description="Hard-exploration RL, quality-diversity and "
+        "GFlowNets in JAX.",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command")
     envs = commands.add_parser("envs", help="list the environment ids")
     envs.set_defaults(handler=_list_envs)
 
-    train = commands.add_parser("train", help="train an agent")
-    algos = train.add_subparsers(dest="algo", required=True)
-    ppo_parser = algos.add_parser(
-        "ppo",
-        help="PPO on one environment, many seeds at once",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    train = commands.add_parser("train", help="train an algorithm (many seeds at once)")
+    algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
+    for name in algorithms.names():
+        _add_train_parser(algos, algorithms.get(name))
+
+    resume = commands.add_parser(
+        "resume", help="go on with an interrupted run from its newest good checkpoint"
     )
-    ppo_parser.add_argument("--env", default="DoorKey-5x5", help="environment id")
-    ppo_parser.add_argument("--seeds", type=int, default=8, help="seeds run at once")
-    ppo_parser.add_argument("--seed", type=int, default=0, help="first seed")
-    ppo_parser.add_argument(
-        "--out", default=None, help="run directory (default: runs/ppo-ENV-TIME)"
+    resume.add_argument("run_dir", metavar="RUN_DIR")
+    resume.add_argument("--no-progress", action="store_true",
+                        help="no live progress bar")  # fmt: skip
+    resume.set_defaults(handler=_resume)
+
+    report = commands.add_parser(
+        "report", help="compare finished runs: table (IQM, bootstrap CIs) and curves"
     )
-    ppo_parser.add_argument(
-        "--no-progress", action="store_true", help="no live progress bar"
-    )
-    _add_dataclass_flags(ppo_parser, ppo.Config, skip=("log_every",))
-    _add_dataclass_flags(ppo_parser, ppo.HParams)
-    ppo_parser.set_defaults(handler=_train_ppo)
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    report.add_argument(
+        "--out", default=None, metavar="DIR",
+        help="write report.md and learning_curves.png here",
+    )  # fmt: skip
+    report.set_defaults(handler=_report)
     _add_render_parser(commands)
     return parser
 
 
-def _add_dataclass_flags(parser, cls, skip=()) -> None:
-    defaults = cls()
-    for field in dataclasses.fields(cls):
-        if field.name in skip:
-            continue
-        default = getattr(defaults, field.name)
-        flag = "--" + field.name.replace("_", "-")
-        if isinstance(default, bool):
-            parser.add_argument(flag, type=_parse_bool, default=default,
-                                metavar="{true,false}")  # fmt: skip
-        else:
-            parser.add_argument(flag, type=type(default), default=default)
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+def _add_train_parser(algos, algorithm) -> None:
+    parser = algos.add_parser(
+        algorithm.name, help=algorithm.summary, description=algorithm.summary
+    )
+    kind = algorithm.target_kind
+    parser.add_argument(f"--{kind}", default=algorithm.default_target,
+                        dest="target", help=f"{kind} id "
+                        f"(default: {algorithm.default_target})")  # fmt: skip
+    run = parser.add_argument_group("run")
+    run.add_argument("--seeds", type=int, default=8,
+                     help="seeds run at once (default: 8)")  # fmt: skip
+    run.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    run.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                     help="sweep a hyperparameter over values (repeat for a "
+                     "grid); one compilation for every setting x seed")  # fmt: skip
+    run.add_argument("--out", default=None,
+                     help=f"run directory (default: runs/{algorithm.name}-TARGET-TIME)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace --out if it holds an earlier jaxrl run")  # fmt: skip
+    run.add_argument(
+        "--no-progress", action="store_true",
+        help="no live progress bar (a line per tenth of the run)",
+    )  # fmt: skip
+    run.add_argument("--chunk-steps", type=int, default=None,
+                     help="steps per compiled call (default: about 1/50 of the run)")
+    run.add_argument("--checkpoint-every", type=int, default=10,
+                     help="chunks between checkpoints; 0: only at the end "
+                     "(default: 10)")  # fmt: skip
+    run.add_argument("--keep-checkpoints", type=int, default=3,
+                     help="newest checkpoints kept (default: 3)")  # fmt: skip
+    add_dataclass_flags(parser, algorithm.config_type, "config (static: shapes "
+                        "and loop lengths)")  # fmt: skip
+    add_dataclass_flags(parser, algorithm.hparams_type, "hyperparameters "
+                        "(traced: sweepable in one compilation)")  # fmt: skip
+    parser.set_defaults(handler=_train, algorithm=algorithm)
 
 
 def _list_envs(args) -> int:
@@ -102,51 +128,63 @@ def _list_envs(args) -> int:
     return 0
 
 
-def _train_ppo(args) -> int:
+def _train(args) -> int:
+    """``jaxrl train ALGO``: check everything, then make the directory and run."""
     import jaxrl
-    from jaxrl import experiment
-    from jaxrl.algos import ppo
+    from jaxrl.layout import parse_sweep
 
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-    config = _from_args(ppo.Config, args, log_every=0)
-    hparams = _from_args(ppo.HParams, args)
-    ppo.check_hparams(hparams)
-    env, env_params = jaxrl.make(args.env)
-    run_dir = _new_run_dir(args.out, f"ppo-{args.env}")
-    config = dataclasses.replace(config, log_every=max(1, config.num_updates // 100))
-    experiment.run_ppo(
-        env_id=args.env, env=env, env_params=env_params, config=config,
-        hparams=hparams, num_seeds=args.seeds, first_seed=args.seed,
-        run_dir=run_dir, show_progress=not args.no_progress, console=_CONSOLE,
+    algorithm = args.algorithm
+    config = from_args(algorithm.config_type, args)
+    hparams = from_args(algorithm.hparams_type, args)
+    sweep = parse_sweep(args.sweep)
+    program = algorithm.make_program(config, args.target)
+    out = _run_dir_path(args.out, algorithm.name, args.target, args.overwrite)
+    jaxrl.run(
+        program, hparams, seeds=args.seeds, first_seed=args.seed, sweep=sweep,
+        out=out, chunk_steps=args.chunk_steps,
+        checkpoint_every=args.checkpoint_every,
+        keep_checkpoints=args.keep_checkpoints, progress=not args.no_progress,
+        console=_CONSOLE, check_hparams=algorithm.check_hparams,
+        replace_existing=args.overwrite,
     )  # fmt: skip
     return 0
 
 
-def _from_args(cls, args, **overrides):
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-              if hasattr(args, f.name)}  # fmt: skip
-    return cls(**{**values, **overrides})
+def _run_dir_path(out: str | None, algorithm: str, target: str,
+                  overwrite: bool) -> Path:  # fmt: skip
+    """The run directory to create; with ``--overwrite`` an existing jaxrl
+    run there will be replaced (after every other check has passed)."""
+    from jaxrl import rundir
 
-
-def _new_run_dir(out: str | None, prefix: str) -> Path:
     if out is None:
+        import datetime
+
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{prefix}-{stamp}"
+        return Path("runs") / f"{algorithm}-{target}-{stamp}"
     path = Path(out)
-    if path.exists():
-        raise FileExistsError(
-            f"run directory {path} already exists; pass a new --out so that "
-            "earlier results are kept"
+    if overwrite and path.exists() and not (path / rundir.CONFIG_FILE).is_file():
+        raise ValueError(
+            f"--overwrite replaces jaxrl run directories only; {path} is not one"
         )
-    path.mkdir(parents=True)
     return path
+
+
+def _resume(args) -> int:
+    import jaxrl
+
+    jaxrl.resume(args.run_dir, progress=not args.no_progress, console=_CONSOLE)
+    return 0
+
+
+def _report(args) -> int:
+    from jaxrl import report
+
+    report.compare(args.run_dirs, out_dir=args.out)
+    return 0
 
 
 # ---------------------------------------------------------------------------
 # jaxrl render
-
-_FRAMES_PER_CALL = 32  # frames rendered per compiled call (the last is padded)
 
 
 def _add_render_parser(commands) -> None:
@@ -183,8 +221,10 @@ def _add_render_parser(commands) -> None:
 
 def _render_episode(args) -> int:
     """``jaxrl render``: checks everything first, then plays and writes."""
+    import jax
+
     import jaxrl
-    from jaxrl.envs.gridworld import MiniGridEnv, render
+    from jaxrl.envs.gridworld import MiniGridEnv, episode_video, render
 
     out = _new_gif_path(args.out)
     render.check_tile_size(args.tile_size)
@@ -195,7 +235,7 @@ def _render_episode(args) -> int:
         raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
     if args.policy == "checkpoint":
         run_dir, run_config = _read_run_dir(args.checkpoint)
-        env_id = args.env or run_config["env"]
+        env_id = args.env or run_config["target"]
     else:
         if args.checkpoint is not None:
             raise ValueError("--checkpoint needs --policy checkpoint")
@@ -211,24 +251,28 @@ def _render_episode(args) -> int:
     if args.policy == "checkpoint":
         act = _checkpoint_policy(run_dir, run_config, env, env_params, args.greedy)
     else:
-        act = _random_policy(env, env_params)
+        act = episode_video.random_policy(env, env_params)
     max_steps = args.max_steps or int(env_params.max_steps_in_episode)
 
     with _CONSOLE.status("playing the episode..."):
-        states, rewards, ends = _play(env, env_params, act, args.seed, max_steps)
-    done = ends.any(axis=1)
-    num_steps = int(np.argmax(done)) + 1 if done.any() else max_steps
-    frames = _frames(env, states, num_steps + 1, args.tile_size)
-    _write_gif(out, frames, args.fps)
-    if not done.any():
-        ending = "stopped at --max-steps"
-    elif ends[num_steps - 1, 0]:
+        episode = episode_video.play_episode(
+            env, env_params, act, jax.random.key(args.seed), max_steps
+        )
+    num_steps = episode.length
+    frames = episode_video.episode_frames(
+        env, episode.states, num_steps + 1, args.tile_size
+    )
+    episode_video.write_gif(out, frames, args.fps)
+    if episode.terminated[num_steps - 1]:
         ending = "terminated"
-    else:
+    elif episode.truncated[num_steps - 1]:
         ending = "truncated at the time limit"
+    else:
+        ending = "stopped at --max-steps"
     _CONSOLE.print(
         f"wrote {escape(str(out))}: {num_steps + 1} frames, episode length "
-        f"{num_steps} ({ending}), return {float(rewards[:num_steps].sum()):.3f}",
+        f"{num_steps} ({ending}), return "
+        f"{float(episode.rewards[:num_steps].sum()):.3f}",
         soft_wrap=True,
     )
     return 0
@@ -248,49 +292,37 @@ def _new_gif_path(out: str) -> Path:
 
 
 def _read_run_dir(run_dir: str | None) -> tuple[Path, dict]:
-    import json
+    from jaxrl import rundir
 
     if run_dir is None:
         raise ValueError("--policy checkpoint needs --checkpoint RUN_DIR")
     path = Path(run_dir)
-    config_file, checkpoint_dir = path / "config.json", path / "checkpoint"
-    if not config_file.is_file() or not checkpoint_dir.is_dir():
-        raise ValueError(
-            f"no checkpoint in {path}: expected config.json and checkpoint/ "
-            "written by `jaxrl train ppo`"
-        )
-    run_config = json.loads(config_file.read_text())
-    if run_config.get("algo") != "ppo":
-        raise ValueError(f"{config_file} is not a PPO run")
+    if not (path / rundir.CONFIG_FILE).is_file():
+        raise ValueError(f"no checkpoint in {path}: it holds no config.json "
+                         "written by `jaxrl train ppo`")  # fmt: skip
+    run_config = rundir.read_json(path / rundir.CONFIG_FILE)
+    if run_config.get("algorithm") != "ppo":
+        raise ValueError(f"{path} is not a PPO run")
     return path, run_config
 
 
-def _random_policy(env, env_params):
-    space = env.action_space(env_params)
-    return lambda key, obs: space.sample(key)
-
-
 def _checkpoint_policy(run_dir: Path, run_config: dict, env, env_params, greedy):
-    """The first seed's PPO policy, from a run directory.
+    """The first seed's PPO policy, from the run's newest good checkpoint.
 
-    The saved state's shapes come from tracing (not running) the training
-    function with the run's config; the policy may act on another env than
-    the one trained on if observations and actions have the same shapes.
+    The policy may act on another env than the one trained on if
+    observations and actions have the same shapes.
     """
     import jax
 
     import jaxrl
-    from jaxrl import checkpoint
     from jaxrl.algos import ppo
+    from jaxrl.engine import load_state
 
     config = ppo.Config(**run_config["config"])
-    train_env, train_params = jaxrl.make(run_config["env"])
-    keys = jax.vmap(jax.random.key)(np.arange(run_config["num_seeds"]))
-    train = ppo.make_train(config, train_env, train_params)
-    like = jax.eval_shape(jax.vmap(train, in_axes=(0, None)), keys, ppo.HParams())
+    train_env, train_params = jaxrl.make(run_config["target"])
     _check_same_interface(train_env, train_params, env, env_params)
-    saved = checkpoint.restore(run_dir / "checkpoint", like.state)
-    params = jax.tree.map(lambda x: x[0], saved.params)
+    state, _ = load_state(run_dir)
+    params = jax.tree.map(lambda x: x[0], state.params)
     network = ppo.make_network(
         env.observation_space(env_params), int(env.action_space(env_params).n),
         config.hidden_size, config.embed_dim,
@@ -318,83 +350,6 @@ def _check_same_interface(train_env, train_params, env, env_params) -> None:
             "the checkpoint's policy was trained on an environment with other "
             "observation or action shapes; pass its --env or leave --env out"
         )
-
-
-def _play(env, env_params, act, seed: int, max_steps: int):
-    """One episode of ``max_steps`` steps without auto-reset, in one scan.
-
-    Returns:
-        ``(states, rewards, ends)``: states with leaves ``(max_steps + 1,
-        ...)`` (the reset state first), rewards ``(max_steps,)`` float32 and
-        ends ``(max_steps, 2)`` bool (terminated, truncated) as NumPy; steps
-        after the episode's end continue from its final state; cut them.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    def step(carry, key):
-        obs, state = carry
-        k_act, k_step = jax.random.split(key)
-        action = act(k_act, obs)
-        obs, state, reward, terminated, _ = env.step_env(
-            k_step, state, action, env_params
-        )
-        ends = jnp.stack([terminated, env.is_truncated(state, env_params)])
-        return (obs, state), (state, reward, ends)
-
-    def episode(key):
-        k_reset, k_steps = jax.random.split(key)
-        obs, state = env.reset(k_reset, env_params)
-        keys = jax.random.split(k_steps, max_steps)
-        _, (states, rewards, ends) = jax.lax.scan(step, (obs, state), keys)
-        states = jax.tree.map(
-            lambda first, rest: jnp.concatenate([first[None], rest]), state, states
-        )
-        return states, rewards, ends
-
-    states, rewards, ends = jax.jit(episode)(jax.random.key(seed))
-    return states, np.asarray(rewards), np.asarray(ends)
-
-
-def _frames(env, states, num_frames: int, tile_size: int):
-    """Yield the first ``num_frames`` states as ``(H, W, 3)`` uint8 pictures,
-    the agent's view highlighted, rendered ``_FRAMES_PER_CALL`` at a time."""
-    import jax
-
-    from jaxrl.envs.gridworld import render
-
-    def picture(state):
-        seen = render.visible_cells(state, env.view_size, env.see_through_walls)
-        return render.render_state(state, tile_size, seen)
-
-    draw = jax.jit(jax.vmap(picture))
-    for start in range(0, num_frames, _FRAMES_PER_CALL):
-        # pad the last chunk to the full size: one compilation for all chunks
-        index = np.arange(start, start + _FRAMES_PER_CALL)
-        index = np.minimum(index, num_frames - 1)
-        chunk = np.asarray(draw(jax.tree.map(lambda x, i=index: x[i], states)))
-        yield from chunk[: num_frames - start]
-
-
-def _write_gif(path: Path, frames, fps: float) -> None:
-    """Write frames as a looping GIF with pillow.
-
-    Pillow stores a run of identical frames once, with their durations
-    summed, so the file may hold fewer frames than were rendered while
-    playing for the same time.
-    """
-    from PIL import Image
-
-    images = (Image.fromarray(frame) for frame in frames)
-    first = next(images)
-    file = open(path, "xb")  # noqa: SIM115  ("x": never replace a file)
-    try:
-        with file:
-            first.save(file, format="GIF", save_all=True, append_images=images,
-                       duration=round(1000 / fps), loop=0)  # fmt: skip
-    except BaseException:
-        path.unlink(missing_ok=True)  # no half-written GIF left behind
-        raise
 
 
 if __name__ == "__main__":

@@ -1,17 +1,16 @@
-"""Progress reporting from inside compiled training loops.
+"""Progress of an engine run, updated between compiled chunks.
 
-Algorithms call :func:`report` through ``jax.debug.callback`` every
-``log_every`` updates. Under ``vmap`` the callback runs once per seed (and per
-hyperparameter setting), so :class:`TrainingProgress` gathers the reports for
-an update from every run before it moves its bar. Without an active
-``TrainingProgress`` each report is printed as one line.
+Nothing here runs inside compiled code: the engine calls :meth:`update` on
+the host after each chunk, so progress changes no number. With a live bar
+(``rich``) the bar shows work done over all runs, work per second and the
+latest value of the headline metric; without one, a line is printed at most
+every tenth of the run.
 """
 
-import threading
 import time
-from collections import defaultdict
 
 import numpy as np
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -20,88 +19,103 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-_active: list["TrainingProgress"] = []
 
-
-def report(update, num_updates, env_steps, episode_return, num_episodes) -> None:
-    """Host side of the training callback (one run, one update).
+def headline(values: np.ndarray, weights: np.ndarray | None) -> float | None:
+    """Mean over runs of the latest step that has a value (weight > 0).
 
     Args:
-        update: () int, updates finished (1-based).
-        num_updates: () int, updates in the run.
-        env_steps: () int, environment steps this run has taken.
-        episode_return: () float, mean return of episodes ended this update.
-        num_episodes: () int, how many episodes ended this update.
+        values: ``(R, C)`` a metric over one chunk.
+        weights: ``(R, C)`` sample counts behind each value, or None.
     """
-    values = (int(update), int(num_updates), int(env_steps), float(episode_return),
-              int(num_episodes))  # fmt: skip
-    if _active:
-        _active[-1].add(*values)
-        return
-    update, num_updates, env_steps, episode_return, num_episodes = values
-    shown = f"{episode_return:.3f}" if num_episodes else "-"
-    print(f"update {update}/{num_updates}  steps {env_steps}  return {shown}")
+    values = np.asarray(values, np.float64)
+    if weights is None:
+        last = values[:, -1]
+    else:
+        has = np.asarray(weights) > 0
+        index = values.shape[1] - 1 - np.argmax(has[:, ::-1], axis=1)
+        last = np.where(has.any(1), values[np.arange(len(values)), index], np.nan)
+    last = last[np.isfinite(last)]
+    return float(last.mean()) if last.size else None
 
 
-class TrainingProgress:
-    """A live progress bar for ``num_runs`` vmapped runs of ``total_steps`` each.
+class RunProgress:
+    """Progress of ``num_runs`` runs of ``total_work`` work each.
 
-    Shows environment steps over all runs, steps per second and the mean
-    return (over runs that ended an episode in the last reported update).
-
-    Example::
-
-        steps = config.num_updates * config.batch_size
-        with TrainingProgress(num_runs=8, total_steps=steps):
-            out = jax.block_until_ready(train_fn(keys, hparams))
+    Args:
+        num_runs: runs in the batch.
+        total_work: work one run does in all.
+        work_unit: what work counts (``"env steps"``).
+        metric: the label of the headline metric.
+        live: draw a live bar (else print at most ten lines).
+        done_work: work each run had done before (a resumed run).
     """
 
-    def __init__(self, num_runs: int, total_steps: int, description: str = "train"):
-        self.num_runs = num_runs
-        self.total_steps = total_steps
-        self._pending: dict[int, list[tuple[int, float, int]]] = defaultdict(list)
-        self._lock = threading.Lock()
-        self._start: float | None = None
-        self._start_steps = 0
+    def __init__(
+        self,
+        num_runs: int,
+        total_work: int,
+        work_unit: str,
+        metric: str,
+        live: bool = True,
+        console: Console | None = None,
+        description: str = "run",
+        done_work: int = 0,
+    ):
+        self.num_runs, self.total_work, self.unit = num_runs, total_work, work_unit
+        self.metric, self.live = metric, live
+        self.console = console or Console()
+        self._start_work, self._start = done_work, time.perf_counter()
+        self._next_line = 0.1
         self._bar = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            TextColumn("{task.fields[steps]} steps"),
-            TextColumn("{task.fields[rate]} steps/s"),
-            TextColumn("return {task.fields[ret]}"),
+            TextColumn("{task.fields[done]}"),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[value]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            console=self.console,
         )
         self._task = self._bar.add_task(
-            description, total=total_steps * num_runs, steps="0", rate="-", ret="-"
+            description,
+            total=total_work,
+            completed=done_work,
+            done=self._done(done_work),
+            rate="",
+            value="",
         )
 
-    def __enter__(self) -> "TrainingProgress":
-        self._bar.start()
-        _active.append(self)
-        self._start = time.perf_counter()
+    def __enter__(self) -> "RunProgress":
+        if self.live:
+            self._bar.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        _active.remove(self)
-        self._bar.stop()
+        if self.live:
+            self._bar.stop()
 
-    def add(self, update, num_updates, env_steps, episode_return, num_episodes):
-        """Record one run's report; redraw once every run has reported."""
-        with self._lock:
-            reports = self._pending[update]
-            reports.append((env_steps, episode_return, num_episodes))
-            if len(reports) < self.num_runs:
-                return
-            del self._pending[update]
-            steps = sum(r[0] for r in reports)
-            returns = [r[1] for r in reports if r[2] > 0]
-            now = time.perf_counter()
-            rate = (steps - self._start_steps) / max(now - self._start, 1e-9)
-            self._bar.update(
-                self._task,
-                completed=steps,
-                steps=f"{steps:,}",
-                rate=f"{rate:,.0f}",
-                ret=f"{np.mean(returns):.3f}" if returns else "-",
+    def update(self, work: int, value: float | None) -> None:
+        """After a chunk: each run has done ``work``; ``value`` is the
+        headline metric (None: no value yet)."""
+        elapsed = max(time.perf_counter() - self._start, 1e-9)
+        rate = (work - self._start_work) * self.num_runs / elapsed
+        shown = "-" if value is None else f"{value:.3f}"
+        fields = {
+            "done": self._done(work),
+            "rate": f"{rate:,.0f} {self.unit}/s",
+            "value": f"{self.metric} {shown}",
+        }
+        if self.live:
+            self._bar.update(self._task, completed=work, **fields)
+            return
+        fraction = work / self.total_work
+        if fraction + 1e-12 >= self._next_line or work >= self.total_work:
+            self._next_line = (int(fraction * 10) + 1) / 10
+            self.console.print(
+                f"{fraction:4.0%}  " + "  ".join(fields.values()), highlight=False
             )
+
+    def _done(self, work: int) -> str:
+        return (
+            f"{work * self.num_runs:,}/{self.total_work * self.num_runs:,} {self.unit}"
+        )

@@ -26,7 +26,6 @@ class Config:
     embed_dim: int = 8  # per-cell embedding width for gridworld images
     anneal_lr: bool = True  # linear decay of the learning rate to 0
     normalize_advantages: bool = True  # per minibatch
-    log_every: int = 0  # updates between progress callbacks; 0 turns them off
     final_fraction: float = 0.1  # share of updates whose episodes give "final"
 
     def __post_init__(self):
@@ -38,11 +37,6 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
-        if not isinstance(self.log_every, int) or self.log_every < 0:
-            raise ValueError(
-                "Config.log_every must be an int >= 0 (0 = off), "
-                f"got {self.log_every!r}"
-            )
         if not 0.0 < self.final_fraction <= 1.0:
             raise ValueError(
                 f"Config.final_fraction must be in (0, 1], got {self.final_fraction!r}"

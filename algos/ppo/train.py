@@ -1,9 +1,9 @@
-"""PPO's training loop: ``make_train(config, env, env_params) -> train``.
+"""PPO's training loop as an engine program, and ``make_train`` for notebooks.
 
-The whole run (rollouts, GAE, minibatch epochs, metrics) is one ``lax.scan``
-over updates, so ``jax.jit(jax.vmap(train, in_axes=(0, None)))`` trains many
-seeds, and a second ``vmap`` over ``HParams`` sweeps hyperparameters, in one
-compilation.
+``make_program(config, env, env_params)`` gives the engine ``init`` and one
+update as ``step``; ``make_train`` scans that same program in one piece, so
+``jax.jit(jax.vmap(train, in_axes=(0, None)))`` trains many seeds, and a
+second ``vmap`` over ``HParams`` sweeps hyperparameters, in one compilation.
 """
 
 import dataclasses
@@ -11,14 +11,15 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 from gymnax.environments import spaces
 
-from jaxrl import progress
 from jaxrl.algos.ppo.config import Config, HParams
 from jaxrl.algos.ppo.losses import LossInfo, gae, ppo_loss
 from jaxrl.algos.ppo.networks import ActorCritic, categorical_log_prob, make_network
+from jaxrl.program import Curve, Program, TrainOutput, all_finite, scan_program
 from jaxrl.wrappers import EpisodeStatistics, EpisodeStats
 
 
@@ -46,6 +47,7 @@ class RunnerState:
     env_state: Any  # batched environment state, leaves (B, ...)
     obs: Any  # batched current observation, leaves (B, ...)
     key: jax.Array  # typed PRNG key
+    update: jax.Array  # () int32, updates done
 
 
 class Metrics(NamedTuple):
@@ -55,17 +57,11 @@ class Metrics(NamedTuple):
     env_steps: jax.Array  # () int32, environment steps so far (this seed)
     episode_return: jax.Array  # () float32, mean over episodes ended; 0 if none
     episode_length: jax.Array  # () float32, mean over episodes ended; 0 if none
-    success_rate: jax.Array  # () float32, share of ended episodes with return > 0
     num_episodes: jax.Array  # () int32, episodes ended during the update
     loss: LossInfo  # means over epochs and minibatches
-
-
-@struct.dataclass
-class TrainOutput:
-    """What ``train`` returns: the final state and the metrics history."""
-
-    state: RunnerState
-    metrics: Metrics
+    # () float32, share of ended episodes the environment called a success;
+    # None for environments whose info has no "success"
+    success_rate: jax.Array | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,17 +74,22 @@ class _Setup:
     network: ActorCritic
 
 
-def make_train(config: Config, env, env_params=None):
-    """Build PPO's training function for one environment.
+def make_program(
+    config: Config, env, env_params=None, target: str | None = None
+) -> Program:
+    """PPO as an engine program: one step is one update (rollout, GAE, epochs).
 
     Args:
         config: static sizes and loop lengths.
         env: a gymnax-style environment with a discrete action space (ours,
             gymnax's, or the user's).
         env_params: the environment's params; ``env.default_params`` if None.
+        target: the environment's id, recorded in the run directory.
 
     Returns:
-        ``train(key, hparams=HParams()) -> TrainOutput``, pure and jit/vmap-able.
+        A :class:`jaxrl.program.Program` whose ``init(key, hparams)`` builds
+        a :class:`RunnerState` and whose ``step`` does one update and returns
+        its :class:`Metrics`.
 
     Raises:
         TypeError: ``config`` is not a :class:`Config`, or the action space is
@@ -109,14 +110,85 @@ def make_train(config: Config, env, env_params=None):
         config.embed_dim,
     )
     setup = _Setup(config, EpisodeStatistics(env), env_params, network)
+    has_success = _reports_success(setup)
+    curves = [Curve("episode_return", "episode return", "num_episodes")]
+    if has_success:
+        curves.append(Curve("success_rate", "success rate", "num_episodes"))
+    return Program(
+        init=lambda key, hparams: _init(setup, key, hparams),
+        step=lambda runner, hparams: _update(setup, hparams, runner),
+        num_steps=config.num_updates,
+        work_per_step=config.batch_size,
+        work_unit="env steps",
+        final=lambda history: final_scores(history, config.num_final_updates),
+        primary="episode_return",
+        curves=tuple(curves),
+        is_healthy=lambda runner: all_finite((runner.params, runner.opt_state)),
+        description={
+            "algorithm": "ppo",
+            "target": target or getattr(env, "name", type(env).__name__),
+            "config": dataclasses.asdict(config),
+        },
+    )
+
+
+def make_train(config: Config, env, env_params=None):
+    """Build PPO's training function for one environment (the notebook path).
+
+    The same program as :func:`make_program`, scanned in one piece.
+
+    Returns:
+        ``train(key, hparams=HParams()) -> TrainOutput``, pure and jit/vmap-able;
+        ``out.metrics`` leaves have a leading ``[num_updates]`` axis.
+    """
+    train_program = scan_program(make_program(config, env, env_params))
 
     def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
-        return _train(setup, key, HParams() if hparams is None else hparams)
+        return train_program(key, HParams() if hparams is None else hparams)
 
     return train
 
 
-def _train(setup: _Setup, key: jax.Array, hparams: HParams) -> TrainOutput:
+def final_scores(history: dict[str, np.ndarray], num_final_updates: int) -> dict:
+    """Final return (and success rate) per run from a metrics history.
+
+    Both are means over the episodes that ended in the last
+    ``num_final_updates`` updates, episodes weighted equally.
+
+    Args:
+        history: ``{name: (R, U) array}`` with ``episode_return``,
+            ``num_episodes`` and optionally ``success_rate``.
+        num_final_updates: how many trailing updates count.
+
+    Returns:
+        ``{"episode_return": (R,), "success_rate": (R,)}`` float64 (the
+        second only where the history has it); NaN for a run with no
+        episode ended in that window.
+    """
+    counts = np.asarray(history["num_episodes"])[:, -num_final_updates:]
+    counts = counts.astype(np.float64)
+    total = counts.sum(1)
+    scores = {}
+    for name in ("episode_return", "success_rate"):
+        if name not in history:
+            continue
+        values = np.asarray(history[name], np.float64)[:, -num_final_updates:]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            weighted = (np.where(counts > 0, values, 0.0) * counts).sum(1)
+            scores[name] = np.where(total > 0, weighted / total, np.nan)
+    return scores
+
+
+def _reports_success(setup: _Setup) -> bool:
+    """Whether the environment's ``info`` carries ``"success"`` (by tracing)."""
+    key = jax.random.key(0)
+    obs, state = jax.eval_shape(setup.env.reset, key, setup.env_params)
+    action = jax.ShapeDtypeStruct((), jnp.int32)
+    info = jax.eval_shape(setup.env.step, key, state, action, setup.env_params)[-1]
+    return getattr(info["episode"], "success", None) is not None
+
+
+def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> RunnerState:
     config = setup.config
     key, k_init, k_reset = jax.random.split(key, 3)
     reset_keys = jax.random.split(k_reset, config.num_envs)
@@ -125,18 +197,9 @@ def _train(setup: _Setup, key: jax.Array, hparams: HParams) -> TrainOutput:
     )
     params = setup.network.init(k_init, obs)
     optimizer = make_optimizer(config, hparams)
-    runner = RunnerState(params, optimizer.init(params), env_state, obs, key)
-
-    def update(runner, index):
-        runner, metrics = _update(setup, hparams, optimizer, runner)
-        metrics = metrics._replace(env_steps=(index + 1) * config.batch_size)
-        if config.log_every:
-            _maybe_report(index, config, metrics)
-        return runner, metrics
-
-    indices = jnp.arange(config.num_updates, dtype=jnp.int32)
-    runner, metrics = jax.lax.scan(update, runner, indices)
-    return TrainOutput(state=runner, metrics=metrics)
+    return RunnerState(
+        params, optimizer.init(params), env_state, obs, key, jnp.int32(0)
+    )
 
 
 def make_optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
@@ -157,9 +220,10 @@ def make_optimizer(config: Config, hparams: HParams) -> optax.GradientTransforma
     )
 
 
-def _update(setup: _Setup, hparams: HParams, optimizer, runner: RunnerState):
+def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
     """One PPO update: a rollout, GAE, then minibatch epochs."""
     config = setup.config
+    optimizer = make_optimizer(config, hparams)
     runner, rollout = jax.lax.scan(
         lambda r, _: _env_step(setup, r), runner, length=config.num_steps
     )
@@ -180,8 +244,10 @@ def _update(setup: _Setup, hparams: HParams, optimizer, runner: RunnerState):
     (params, opt_state, key), losses = jax.lax.scan(
         epoch, carry, length=config.update_epochs
     )
-    runner = runner.replace(params=params, opt_state=opt_state, key=key)
-    return runner, _metrics(rollout.episode, jax.tree.map(jnp.mean, losses))
+    update = runner.update + 1
+    runner = runner.replace(params=params, opt_state=opt_state, key=key, update=update)
+    metrics = _metrics(rollout.episode, jax.tree.map(jnp.mean, losses))
+    return runner, metrics._replace(env_steps=update * config.batch_size)
 
 
 def _next_values(setup: _Setup, runner: RunnerState, rollout: Transition):
@@ -274,27 +340,14 @@ def _metrics(episode: EpisodeStats, loss: LossInfo) -> Metrics:
     ended = episode.returned
     count = jnp.sum(ended, dtype=jnp.int32)
     denominator = jnp.maximum(count, 1).astype(jnp.float32)
-    success = jnp.sum(ended & (episode.episode_return > 0), dtype=jnp.float32)
+    success = getattr(episode, "success", None)
+    if success is not None:
+        success = jnp.sum(ended & success, dtype=jnp.float32) / denominator
     return Metrics(
         env_steps=jnp.int32(0),
         episode_return=jnp.sum(episode.episode_return) / denominator,
         episode_length=jnp.sum(episode.length).astype(jnp.float32) / denominator,
-        success_rate=success / denominator,
         num_episodes=count,
         loss=loss,
+        success_rate=success,
     )
-
-
-def _maybe_report(index: jax.Array, config: Config, metrics: Metrics) -> None:
-    """Send this update's metrics to the host every ``log_every`` updates and
-    at the last update. ``index`` is not batched under vmap, so this stays a
-    real conditional and costs nothing on the other updates."""
-    is_due = ((index + 1) % config.log_every == 0) | (index + 1 == config.num_updates)
-
-    def send():
-        jax.debug.callback(
-            progress.report, index + 1, config.num_updates, metrics.env_steps,
-            metrics.episode_return, metrics.num_episodes,
-        )  # fmt: skip
-
-    jax.lax.cond(is_due, send, lambda: None)

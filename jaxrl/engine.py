@@ -1,0 +1,533 @@
+"""The experiment engine: ``jaxrl.run`` drives any :class:`~jaxrl.program.Program`.
+
+A run is a batch of seeds x hyperparameter settings, vmapped (and sharded
+over devices) into one compiled chunk function: ``lax.scan`` over a chunk of
+steps, its state donated. The host calls it again and again; between chunks
+it appends the chunk's metrics to ``metrics.jsonl``, moves the progress bar,
+checks which runs diverged, saves checkpoints and answers Ctrl-C. One
+compilation serves the whole run, and a chunked run gives bit for bit the
+numbers of one ``lax.scan`` over every step.
+
+Example::
+
+    program = ppo.make_program(ppo.Config(), env, params, target="DoorKey-5x5")
+    result = jaxrl.run(program, ppo.HParams(), seeds=8, out="runs/doorkey")
+    result.final["episode_return"]  # (8,)
+"""
+
+import contextlib
+import dataclasses
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from rich.console import Console
+
+from jaxrl import checkpoint, rundir
+from jaxrl.chunk_loop import ChunkLoop, RunResult
+from jaxrl.layout import RunLayout, make_layout
+from jaxrl.program import Program, all_finite, flatten_metrics
+from jaxrl.sharding import RunPlacement, place_runs
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C (or SIGTERM) after saving what it had.
+
+    Attributes:
+        result: the :class:`RunResult` as of the last chunk.
+    """
+
+    def __init__(self, result: "RunResult"):
+        super().__init__(f"interrupted at step {result.results['steps_done']}")
+        self.result = result
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How the host drives the compiled chunks."""
+
+    chunk_steps: int  # steps per compiled call
+    checkpoint_every: int  # chunks between checkpoints; 0: only the last
+    keep_checkpoints: int  # newest checkpoints kept
+
+    def __post_init__(self):
+        for name, low in (
+            ("chunk_steps", 1),
+            ("checkpoint_every", 0),
+            ("keep_checkpoints", 1),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def default_chunk_steps(num_steps: int, target_chunks: int = 50) -> int:
+    """About ``num_steps / target_chunks`` steps, preferring a divisor of
+    ``num_steps`` (then no chunk runs masked steps)."""
+    wanted = max(1, -(-num_steps // target_chunks))
+    for size in range(wanted, max(1, wanted // 2) - 1, -1):
+        if num_steps % size == 0:
+            return size
+    return wanted
+
+
+def run(
+    program: Program,
+    hparams: Any,
+    *,
+    seeds: int | list[int] = 8,
+    first_seed: int = 0,
+    sweep: dict | None = None,
+    out: str | Path | None = None,
+    chunk_steps: int | None = None,
+    checkpoint_every: int = 10,
+    keep_checkpoints: int = 3,
+    progress: bool = True,
+    console: Console | None = None,
+    check_hparams=None,
+    replace_existing: bool = False,
+) -> RunResult:
+    """Run ``program`` for every seed (x every swept setting) at once.
+
+    Args:
+        program: what to run (e.g. ``ppo.make_program(...)``).
+        hparams: the base traced hyperparameters (e.g. ``ppo.HParams()``).
+        seeds: how many seeds (from ``first_seed``) or which.
+        sweep: ``{hparams field: [values]}``; every combination runs with
+            every seed, in the same compiled program.
+        out: the run directory to create (must not exist); None writes none
+            (no checkpoints, no files).
+        chunk_steps: steps per compiled call (default: about 1/50 of the run).
+        checkpoint_every: chunks between checkpoints (0: only at the end).
+        keep_checkpoints: how many of the newest checkpoints are kept.
+        progress: draw a live progress bar (else a line per tenth of the run).
+        console: where to print (a ``rich.console.Console``).
+        check_hparams: ``hparams -> None`` raising ``ValueError`` on values
+            out of range; called on every setting before anything compiles.
+        replace_existing: delete an earlier jaxrl run at ``out`` first.
+
+    Returns:
+        A :class:`RunResult`.
+
+    Raises:
+        ValueError: bad seeds, sweep, schedule or hyperparameters (before any
+            directory is made or anything compiles).
+        RunInterrupted: Ctrl-C or SIGTERM; the run saved a checkpoint and
+            its results first (``jaxrl resume`` goes on).
+    """
+    layout = make_layout(seeds, sweep, hparams, first_seed)
+    schedule = Schedule(
+        default_chunk_steps(program.num_steps) if chunk_steps is None else chunk_steps,
+        checkpoint_every,
+        keep_checkpoints,
+    )
+    _check_settings(layout, hparams, check_hparams)
+    run_dir = rundir.create(out, replace_existing) if out is not None else None
+    session = _Session(
+        program, layout, hparams, schedule, run_dir, console or Console(), progress
+    )
+    if run_dir is not None:
+        rundir.write_json(run_dir / rundir.CONFIG_FILE, session.config_json())
+    return session.go(resume=False)
+
+
+def sweep(program: Program, hparams: Any, grid: dict, **kwargs) -> RunResult:
+    """:func:`run` over every combination of ``grid`` (``{field: [values]}``)
+    with every seed, in one compilation; ``kwargs`` as for :func:`run`.
+
+    Example::
+
+        jaxrl.sweep(program, ppo.HParams(), {"lr": [1e-4, 3e-4], "ent_coef": [0.0,
+                    0.01]}, seeds=16, out="runs/lr-ent")
+    """
+    if not grid:
+        raise ValueError("sweep needs at least one hyperparameter to vary")
+    return run(program, hparams, sweep=grid, **kwargs)
+
+
+def resume(
+    run_dir: str | Path,
+    program: Program | None = None,
+    *,
+    progress: bool = True,
+    console: Console | None = None,
+) -> RunResult:
+    """Go on with a run from its newest good checkpoint.
+
+    The resumed run ends with the numbers the uninterrupted run would have
+    had, bit for bit (same device and versions).
+
+    Args:
+        run_dir: a run directory written by :func:`run`.
+        program: the run's program; None rebuilds it from ``config.json``
+            through the algorithm registry (``jaxrl.algorithms``).
+
+    Raises:
+        rundir.RunDirError: not a run directory, or a finished one.
+        checkpoint.CheckpointError: checkpoints exist but none is usable.
+        ValueError: ``program`` is not the one the run was started with.
+    """
+    run_dir = Path(run_dir)
+    saved = rundir.read_json(run_dir / rundir.CONFIG_FILE)
+    results_path = run_dir / rundir.RESULTS_FILE
+    if results_path.exists():
+        status = rundir.read_json(results_path).get("status")
+        if status in ("done", "diverged"):
+            raise rundir.RunDirError(
+                f"{run_dir} is finished (status {status!r}); nothing to resume"
+            )
+    if program is None:
+        from jaxrl import algorithms
+
+        program = algorithms.program_from_config(saved)
+    if program.description != saved["description"]:
+        raise ValueError(
+            f"the program given does not match {run_dir}: it was started with "
+            f"{saved['description']}, got {program.description}"
+        )
+    hparams = _load_type(saved["hparams_type"])(**saved["hparams"])
+    layout = RunLayout(tuple(saved["seeds"]), tuple(saved["settings"]))
+    schedule = Schedule(**saved["schedule"])
+    session = _Session(
+        program, layout, hparams, schedule, run_dir, console or Console(), progress
+    )
+    return session.go(resume=True)
+
+
+def load_state(run_dir: str | Path, program: Program | None = None) -> tuple[Any, int]:
+    """The state of a run's newest good checkpoint, e.g. to act with its policy.
+
+    Args:
+        run_dir: a run directory written by :func:`run`.
+        program: the run's program; None rebuilds it from ``config.json``.
+
+    Returns:
+        ``(state, step)``: every leaf with the run axis first (``(R, ...)``,
+        runs in ``results.json``'s ``runs`` order), and the step it was saved at.
+
+    Raises:
+        rundir.RunDirError: not a run directory.
+        checkpoint.CheckpointError: no usable checkpoint.
+    """
+    run_dir = Path(run_dir)
+    saved = rundir.read_json(run_dir / rundir.CONFIG_FILE)
+    if program is None:
+        from jaxrl import algorithms
+
+        program = algorithms.program_from_config(saved)
+    hparams = _load_type(saved["hparams_type"])(**saved["hparams"])
+    layout = RunLayout(tuple(saved["seeds"]), tuple(saved["settings"]))
+    session = _Session(
+        program,
+        layout,
+        hparams,
+        Schedule(**saved["schedule"]),
+        run_dir,
+        Console(quiet=True),
+        False,
+    )
+    batched = layout.batched_hparams(hparams)
+    like = jax.eval_shape(jax.vmap(_init_from_raw(program)), layout.key_data(), batched)
+    step, state, _ = session.checkpoints.restore_latest(like)
+    return state, step
+
+
+def _check_settings(layout: RunLayout, hparams: Any, check_hparams) -> None:
+    if check_hparams is None:
+        return
+    for setting in layout.settings:
+        try:
+            check_hparams(hparams.replace(**setting))
+        except ValueError as error:
+            where = f" (sweep setting {setting})" if setting else ""
+            raise ValueError(f"{error}{where}") from None
+
+
+def _load_type(path: str) -> type:
+    module, _, name = path.rpartition(".")
+    return getattr(__import__(module, fromlist=[name]), name)
+
+
+def _type_path(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def hparams_dict(hparams: Any) -> dict:
+    """A traced-hyperparameter dataclass as ``{field: number}``."""
+    return {
+        f.name: np.asarray(getattr(hparams, f.name)).item()
+        for f in dataclasses.fields(hparams)
+    }
+
+
+@dataclasses.dataclass
+class _Compiled:
+    placement: RunPlacement
+    init: Any  # compiled (key_data, hparams) -> state
+    chunk: Any  # compiled (state, hparams, start) -> (state, metrics, healthy)
+    hparams: Any  # placed (R,) hyperparameters
+    key_data: Any  # placed (R, ...) raw keys
+    compile_s: float
+    metric_dtypes: dict  # metric -> dtype, to read metrics.jsonl back exactly
+
+
+class _Session:
+    """One invocation of a run: fresh or resumed."""
+
+    def __init__(self, program, layout, hparams, schedule, run_dir, console, progress):
+        self.program, self.layout, self.hparams = program, layout, hparams
+        self.schedule, self.run_dir = schedule, run_dir
+        self.console, self.live = console, progress
+        self.checkpoints = None
+        if run_dir is not None:
+            self.checkpoints = checkpoint.Checkpoints(
+                run_dir / CHECKPOINT_DIR,
+                self.fingerprint(),
+                schedule.keep_checkpoints,
+            )
+
+    # --- what the run is ---------------------------------------------------
+
+    def fingerprint(self) -> dict:
+        return rundir.jsonable(
+            {
+                "description": self.program.description,
+                "hparams": hparams_dict(self.hparams),
+                "seeds": list(self.layout.seeds),
+                "settings": list(self.layout.settings),
+                "num_steps": self.program.num_steps,
+            }
+        )
+
+    def config_json(self) -> dict:
+        description = self.program.description
+        return rundir.jsonable(
+            {
+                "schema": rundir.SCHEMA_VERSION,
+                "algorithm": description.get("algorithm"),
+                "target": description.get("target"),
+                "config": description.get("config", {}),
+                "description": description,
+                "hparams": hparams_dict(self.hparams),
+                "hparams_type": _type_path(self.hparams),
+                "seeds": list(self.layout.seeds),
+                "settings": list(self.layout.settings),
+                "schedule": dataclasses.asdict(self.schedule),
+                "num_steps": self.program.num_steps,
+                "work_per_step": self.program.work_per_step,
+                "work_unit": self.program.work_unit,
+                "versions": rundir.versions(),
+                "git_commit": rundir.git_commit(),
+                "devices": [str(d) for d in jax.devices()],
+            }
+        )
+
+    def running_json(self) -> dict:
+        """The ``results.json`` of a run that has not ended (yet)."""
+        description = self.program.description
+        return {
+            "schema": rundir.SCHEMA_VERSION,
+            "status": "running",
+            "algorithm": description.get("algorithm"),
+            "target": description.get("target"),
+            "seeds": list(self.layout.seeds),
+            "settings": list(self.layout.settings),
+            "runs": self.layout.runs(),
+            "steps_done": 0,
+            "num_steps": self.program.num_steps,
+        }
+
+    # --- compiling ---------------------------------------------------------
+
+    def compile(self) -> _Compiled:
+        program, layout = self.program, self.layout
+        placement = place_runs(layout.num_runs)
+        hparams = placement.put(layout.batched_hparams(self.hparams))
+        key_data = placement.put(layout.key_data())
+        start = time.perf_counter()
+        init = jax.jit(jax.vmap(_init_from_raw(program))).lower(key_data, hparams)
+        like = init.out_info
+        init = init.compile()
+        chunk = jax.jit(
+            _chunk_function(program, self.schedule.chunk_steps), donate_argnums=0
+        )
+        chunk = chunk.lower(like, hparams, jnp.int32(0))
+        dtypes = {k: v.dtype for k, v in flatten_metrics(chunk.out_info[1]).items()}
+        return _Compiled(
+            placement,
+            init,
+            chunk.compile(),
+            hparams,
+            key_data,
+            time.perf_counter() - start,
+            dtypes,
+        )
+
+    # --- running -----------------------------------------------------------
+
+    def go(self, resume: bool) -> RunResult:
+        program, layout = self.program, self.layout
+        label = "resuming" if resume else "running"
+        self.console.print(
+            f"{label} [bold]{program.description.get('algorithm', 'program')}[/] on "
+            f"[bold]{program.description.get('target', '?')}[/]: "
+            f"{len(layout.seeds)} seeds x {len(layout.settings)} settings x "
+            f"{program.num_steps * program.work_per_step:,} {program.work_unit}, "
+            f"{len(jax.devices())} {jax.devices()[0].platform} device(s)"
+            + (f", run directory {self.run_dir}" if self.run_dir else ""),
+            highlight=False,
+        )
+        if self.run_dir is not None and not resume:
+            rundir.write_json(self.run_dir / rundir.RESULTS_FILE, self.running_json())
+        with self.console.status("compiling (one program for every run)..."):
+            compiled = self.compile()
+        self.console.print(f"compiled in {compiled.compile_s:.1f} s")
+        state, step, history, diverged, prior_s = self._starting_point(compiled, resume)
+        loop = ChunkLoop(self, compiled, history, diverged, prior_s)
+        try:
+            with _stop_requests(self.console) as stop:
+                state, step, run_s = loop.drive(state, step, stop)
+        except BaseException as error:
+            if not isinstance(error, KeyboardInterrupt) and self.run_dir is not None:
+                loop.write_results(
+                    "failed",
+                    loop.step_done,
+                    prior_s + loop.elapsed,
+                    compiled,
+                    error=repr(error),
+                )
+            raise
+        if self.checkpoints is not None:
+            self.checkpoints.wait()
+        status = loop.status(stop)
+        result = loop.write_results(
+            status, step, prior_s + run_s, compiled, state=state
+        )
+        if status == "interrupted":
+            self.console.print(
+                f"interrupted at step {step}; go on with: jaxrl resume {self.run_dir}",
+                highlight=False,
+            )
+            raise RunInterrupted(result)
+        return result
+
+    def _starting_point(self, compiled: _Compiled, resume: bool):
+        """``(state, step, history, diverged, seconds run before)``."""
+        fresh = compiled.init(compiled.key_data, compiled.hparams)
+        if not resume or not self.checkpoints.steps():
+            if resume:
+                rundir.keep_metrics_up_to(self.run_dir / rundir.METRICS_FILE, 0)
+            return fresh, 0, [], {}, 0.0
+        like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), fresh)
+        restore_like = jax.tree.map(_trim_runs(compiled.placement), like)
+        step, saved, refused = self.checkpoints.restore_latest(restore_like)
+        for line in refused:
+            self.console.print(f"[yellow]skipped[/] {line}", highlight=False)
+        self.console.print(f"resuming from the checkpoint of step {step}")
+        metrics_path = self.run_dir / rundir.METRICS_FILE
+        rundir.keep_metrics_up_to(metrics_path, step)
+        history = rundir.read_metrics(metrics_path, up_to_step=step)
+        history = {k: v.astype(compiled.metric_dtypes[k]) for k, v in history.items()}
+        extra = self.checkpoints.extra(step)
+        diverged = {int(k): v for k, v in extra.get("diverged", {}).items()}
+        state = compiled.placement.put(_raw_keys(saved))
+        state = jax.tree.map(_rewrap_like, state, fresh)
+        return state, step, [history] if history else [], diverged, extra["run_s"]
+
+
+def _trim_runs(placement: RunPlacement):
+    def trim(x):
+        return jax.ShapeDtypeStruct((placement.num_runs, *x.shape[1:]), x.dtype)
+
+    return trim
+
+
+def _raw_keys(tree):
+    return jax.tree.map(
+        lambda x: (
+            np.asarray(jax.random.key_data(x))
+            if checkpoint._is_typed_key(x)
+            else np.asarray(x)
+        ),
+        tree,
+    )
+
+
+def _rewrap_like(x, like):
+    if checkpoint._is_typed_key(like):
+        return jax.random.wrap_key_data(x, impl=jax.random.key_impl(like))
+    return x
+
+
+def _init_from_raw(program: Program):
+    def init(key_data, hparams):
+        return program.init(jax.random.wrap_key_data(key_data), hparams)
+
+    return init
+
+
+def _chunk_function(program: Program, chunk_steps: int):
+    """``(state, hparams, start) -> (state, metrics, healthy)`` for the batch.
+
+    ``metrics`` leaves are ``(R, chunk_steps)``. When ``chunk_steps`` does
+    not divide the run, steps past the end are skipped with ``lax.cond``
+    (the predicate is shared by every run, so it stays a branch under vmap)
+    and their metrics are zeros that the host drops.
+    """
+    is_healthy = program.is_healthy or all_finite
+    divides = program.num_steps % chunk_steps == 0
+
+    def one_run(state, hparams, start):
+        def body(state, i):
+            if divides:
+                return program.step(state, hparams)
+            return jax.lax.cond(
+                start + i < program.num_steps,
+                lambda s: program.step(s, hparams),
+                lambda s: (s, _zeros_like_metrics(program, s, hparams)),
+                state,
+            )
+
+        indices = jnp.arange(chunk_steps, dtype=jnp.int32)
+        state, metrics = jax.lax.scan(body, state, indices)
+        return state, metrics, is_healthy(state)
+
+    return jax.vmap(one_run, in_axes=(0, 0, None))
+
+
+def _zeros_like_metrics(program: Program, state, hparams):
+    shapes = jax.eval_shape(program.step, state, hparams)[1]
+    return jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+
+@contextlib.contextmanager
+def _stop_requests(console: Console):
+    """SIGINT/SIGTERM ask the run to stop at the next chunk boundary; a
+    second one stops at once (``KeyboardInterrupt``)."""
+    requested: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def handler(signum, frame):
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(signum)
+        console.print("[yellow]stopping after this chunk[/] (again to stop at once)")
+
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield requested
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -1,0 +1,133 @@
+"""What an algorithm hands the experiment engine: a :class:`Program`.
+
+A program is a pure ``init(key, hparams) -> state`` and a pure
+``step(state, hparams) -> (state, metrics)``, the number of steps a run takes
+and how much work one step does. :func:`scan_program` runs it in one
+``lax.scan`` (the notebook path, ``make_train``); ``jaxrl.run`` runs the same
+program in chunks with checkpoints, progress and a run directory. Both call
+the same ``step``, so they give the same numbers.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+
+class Curve(NamedTuple):
+    """A learning curve the engine plots and ``jaxrl report`` overlays.
+
+    ``weight`` names a metric holding how many samples each step's value
+    averages (e.g. episodes ended); steps with weight 0 have no value.
+    """
+
+    metric: str
+    label: str
+    weight: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """One algorithm run, as the engine sees it.
+
+    Attributes:
+        init: ``(key, hparams) -> state``, pure; ``state`` a pytree of arrays.
+        step: ``(state, hparams) -> (state, metrics)``, pure; ``metrics`` a
+            pytree of scalars (``()`` arrays) describing this step.
+        num_steps: steps in a whole run.
+        work_per_step: work one step does for one run, in ``work_unit``.
+        work_unit: ``"env steps"``, ``"evaluations"`` or ``"trajectories"``.
+        final: host-side ``(history) -> {name: (R,) array}``: the run's final
+            scores from the whole metrics history (``{name: (R, T) array}``,
+            dotted names as in :func:`flatten_metrics`).
+        primary: the headline final metric (progress bar, reports).
+        curves: what to plot against work.
+        lower_is_better: final metrics where lower is better.
+        is_healthy: ``state -> () bool``, False once a run has diverged;
+            default: every floating leaf of the state is finite.
+        description: JSON-ready facts naming the run (algorithm, target,
+            config), written into ``config.json`` and checked on resume.
+    """
+
+    init: Callable[[jax.Array, Any], Any]
+    step: Callable[[Any, Any], tuple[Any, Any]]
+    num_steps: int
+    work_per_step: int
+    work_unit: str
+    final: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    primary: str
+    curves: tuple[Curve, ...] = ()
+    lower_is_better: tuple[str, ...] = ()
+    is_healthy: Callable[[Any], jax.Array] | None = None
+    description: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("num_steps", "work_per_step"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Program.{name} must be an int >= 1, got {value!r}")
+        if not callable(self.init) or not callable(self.step):
+            raise TypeError("Program.init and Program.step must be callable")
+
+
+@struct.dataclass
+class TrainOutput:
+    """What a scanned program returns: the final state and the metrics
+    history (every leaf with a leading ``[num_steps]`` axis)."""
+
+    state: Any
+    metrics: Any
+
+
+def scan_program(program: Program) -> Callable[[jax.Array, Any], TrainOutput]:
+    """The whole program in one ``lax.scan``: ``train(key, hparams)``.
+
+    Pure, jit- and vmap-able; ``jax.jit(jax.vmap(train, in_axes=(0, None)))``
+    runs many seeds in one compilation.
+
+    WARN: compiled in one piece with ``init``, XLA may round a few float
+    operations differently from ``jaxrl.run`` (which compiles ``init`` and
+    the loop apart), so the two agree to float rounding, not bit for bit.
+    ``jaxrl.run`` agrees bit for bit with itself whatever the chunk size,
+    and with a resumed run.
+    """
+
+    def train(key: jax.Array, hparams: Any) -> TrainOutput:
+        state = program.init(key, hparams)
+        state, metrics = jax.lax.scan(
+            lambda s, _: program.step(s, hparams), state, length=program.num_steps
+        )
+        return TrainOutput(state=state, metrics=metrics)
+
+    return train
+
+
+def all_finite(tree: Any) -> jax.Array:
+    """() bool: every inexact (float or complex) leaf of ``tree`` is finite."""
+    checks = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree.leaves(tree)
+        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.bool_(True)
+
+
+def flatten_metrics(metrics: Any) -> dict[str, Any]:
+    """A metrics pytree as ``{dotted name: leaf}`` (``"loss.policy"``).
+
+    NamedTuple and dataclass fields, dict keys and sequence indices make the
+    name's parts; leaves that are ``None`` are left out.
+    """
+    flat, _ = jax.tree_util.tree_flatten_with_path(metrics)
+    return {".".join(_key_name(k) for k in path): leaf for path, leaf in flat}
+
+
+def _key_name(key) -> str:
+    for attribute in ("name", "key", "idx"):
+        if hasattr(key, attribute):
+            return str(getattr(key, attribute))
+    return str(key)

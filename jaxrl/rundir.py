@@ -1,0 +1,245 @@
+"""The run directory: its files, written so that nothing is lost or half-written.
+
+A run directory holds ``config.json`` (everything needed to rebuild and
+resume the run), ``metrics.jsonl`` (one line per engine step, appended per
+chunk), ``results.json`` (one schema for every algorithm; see
+:func:`results_dict`), plots and ``checkpoints/``. JSON files are replaced
+atomically (written beside, then renamed) and are strict JSON: NaN and
+infinities never appear in them.
+
+``metrics.jsonl`` lines are ``{"step": k, "work": w, "metrics": {name:
+[one value per run]}}`` with ``k`` counted from 1, ``w`` the work each run has
+done, and non-finite numbers written as the strings ``"nan"``, ``"inf"`` and
+``"-inf"`` so that a resumed run reads back exactly what was written.
+"""
+
+import contextlib
+import errno
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+CONFIG_FILE, METRICS_FILE, RESULTS_FILE = "config.json", "metrics.jsonl", "results.json"
+_PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "gymnax")
+
+
+class RunDirError(ValueError):
+    """A run directory cannot be created or read; the message says why."""
+
+
+def create(path: str | Path, replace: bool = False) -> Path:
+    """Make a new, empty run directory (and its parents).
+
+    Args:
+        path: where.
+        replace: delete an existing jaxrl run directory there first (never
+            a directory that is not a jaxrl run).
+
+    Raises:
+        RunDirError: ``path`` exists already (run directories are never
+            reused; ``jaxrl resume`` continues one), a parent is a file, or the
+            directory cannot be made (permission, read-only filesystem); the
+            message names the path and the reason.
+    """
+    path = Path(path)
+    if replace and path.exists():
+        if not (path / CONFIG_FILE).is_file():
+            raise RunDirError(
+                f"{path} is not a jaxrl run directory; refusing to replace it"
+            )
+        shutil.rmtree(path)
+    if path.exists():
+        raise RunDirError(
+            f"run directory {path} already exists ({describe_existing(path)}); "
+            f"use a new --out, `jaxrl resume {path}` to continue it, or "
+            "--overwrite to replace it"
+        )
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise RunDirError(f"cannot create {path}: {parent} is a file")
+    try:
+        path.mkdir(parents=True)
+    except OSError as error:
+        reason = {
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+            errno.EROFS: "read-only filesystem",
+            errno.ENOSPC: "no space left on device",
+        }.get(error.errno, error.strerror or str(error))
+        raise RunDirError(f"cannot create {path}: {reason}") from None
+    return path
+
+
+def describe_existing(path: Path) -> str:
+    """A few words on what an existing directory holds, for error messages."""
+    results = path / RESULTS_FILE
+    if results.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            return f"a run with status {json.loads(results.read_text())['status']!r}"
+    if (path / CONFIG_FILE).is_file():
+        return "a run that never wrote results: it failed or was killed early"
+    return "not a jaxrl run" if any(path.iterdir()) else "empty"
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write strict JSON atomically: to a temporary file beside, then rename."""
+    text = json.dumps(jsonable(data), indent=2, allow_nan=False)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise RunDirError(f"{path} does not exist") from None
+    except json.JSONDecodeError as error:
+        raise RunDirError(f"{path} is not valid JSON: {error}") from None
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with arrays as lists and non-finite floats as ``None``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray | np.generic) or hasattr(value, "__array__"):
+        return jsonable(np.asarray(value).tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def nonfinite_runs(values: np.ndarray) -> list[int]:
+    """Indices of the non-finite entries of a ``(R,)`` array."""
+    return np.flatnonzero(~np.isfinite(np.asarray(values, np.float64))).tolist()
+
+
+# --- metrics.jsonl -----------------------------------------------------------
+
+
+def _encode(value: float | int) -> float | int | str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def append_metrics(
+    path: Path, first_step: int, work_per_step: int, chunk: dict[str, np.ndarray]
+) -> None:
+    """Append one line per step of a chunk to ``metrics.jsonl``, then flush
+    and sync, so a killed run keeps every chunk it finished.
+
+    Args:
+        path: the ``metrics.jsonl`` file.
+        first_step: the chunk's first step, counted from 1.
+        work_per_step: work one step does for one run.
+        chunk: ``{name: (R, C) array}``.
+    """
+    names = sorted(chunk)
+    lists = {name: np.asarray(chunk[name]).tolist() for name in names}
+    num_steps = next(iter(chunk.values())).shape[1] if chunk else 0
+    lines = []
+    for t in range(num_steps):
+        step = first_step + t
+        values = {name: [_encode(run[t]) for run in lists[name]] for name in names}
+        record = {"step": step, "work": step * work_per_step, "metrics": values}
+        lines.append(json.dumps(record, allow_nan=False) + "\n")
+    with open(path, "a") as file:
+        file.writelines(lines)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def read_metrics(path: Path, up_to_step: int | None = None) -> dict[str, np.ndarray]:
+    """Read ``metrics.jsonl`` back as ``{name: (R, T) array}``.
+
+    Lines after ``up_to_step`` are ignored, and so is a last line cut short
+    by a kill. Values come back exactly as they were computed.
+    """
+    rows: dict[str, list] = {}
+    expected = 1
+    if not Path(path).exists():
+        return {}
+    with open(path) as file:
+        for line in file:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                break  # a line cut short by a kill
+            if up_to_step is not None and record["step"] > up_to_step:
+                break
+            if record["step"] != expected:
+                raise RunDirError(
+                    f"{path}: expected step {expected}, found {record['step']}"
+                )
+            expected += 1
+            for name, values in record["metrics"].items():
+                rows.setdefault(name, []).append(
+                    [float(v) if isinstance(v, str) else v for v in values]
+                )
+    return {name: np.asarray(values).T for name, values in rows.items()}
+
+
+def keep_metrics_up_to(path: Path, step: int) -> None:
+    """Drop the lines after ``step`` (work that a resumed run redoes)."""
+    if not path.exists():
+        return
+    kept = []
+    with open(path) as file:
+        for line in file:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if record["step"] > step:
+                break
+            kept.append(line)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text("".join(kept))
+    os.replace(temporary, path)
+
+
+# --- provenance --------------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+    """Versions of jaxrl, Python and the packages that change numbers."""
+    found = {"jaxrl": _version("jaxrl"), "python": platform.python_version()}
+    found.update({name: _version(name) for name in _PACKAGES})
+    return found
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def git_commit() -> str | None:
+    """The commit of the jaxrl source tree, where it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
