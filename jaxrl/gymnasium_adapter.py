@@ -7,13 +7,21 @@ gymnasium's ``check_env``; gymnax's ``GymnaxToGymWrapper`` does not (it never
 seeds the base class and returns JAX arrays), so it is not reused.
 
 Spaces are converted recursively. Gymnasium sorts ``Dict`` keys, so a
-gridworld observation (a NamedTuple) becomes a dict in sorted key order, as
-Farama MiniGrid's are; ``Discrete`` observations are ``np.int64`` scalars,
-everything else arrays of exactly the space's dtype.
+NamedTuple observation becomes a dict in sorted key order; ``Discrete``
+observations are ``np.int64`` scalars, everything else arrays of exactly the
+space's dtype.
+
+Environments opt in to more with optional members, looked up on their class
+(so a wrapper, whose state differs, opts in only if it defines them):
+
+- ``render_rgb(state, params) -> (H, W, 3) uint8`` enables
+  ``render_mode="rgb_array"``; ``render_fps`` sets ``metadata["render_fps"]``.
+- ``gymnax_equivalent_step``: set to the class's ``step`` when that ``step``
+  returns what gymnax's ``Environment.step`` would; the single env then calls
+  ``step_env`` itself (see :func:`_uses_step_env`).
 """
 
 import functools
-import importlib
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -28,7 +36,6 @@ from gymnasium.vector.utils import batch_space
 from gymnax.environments import environment
 
 from jaxrl import registry
-from jaxrl.envs.gridworld import MiniGridEnv
 from jaxrl.gymnasium_convert import (
     WORD,
     action_dtype,
@@ -38,9 +45,7 @@ from jaxrl.gymnasium_convert import (
     to_numpy,
 )
 
-_RENDER_MODULE = "jaxrl.envs.gridworld.render"
-_TILE_SIZE = 32  # pixels a cell, Farama MiniGrid's default
-_RENDER_FPS = 10  # Farama MiniGrid's metadata["render_fps"]
+_RENDER_FPS = 10  # metadata["render_fps"] unless the environment sets render_fps
 
 
 def to_gymnasium(
@@ -57,12 +62,12 @@ def to_gymnasium(
     ``check_env`` and ``env.spec.make()`` do) compiles nothing new.
 
     Args:
-        env_id: any id ``jaxrl.make`` accepts (ours, Farama's MiniGrid names,
+        env_id: any id ``jaxrl.make`` accepts (ours, their aliases,
             gymnax's ``"CartPole-v1"``).
         num_envs: ``None`` for a single ``gymnasium.Env``; an int >= 1 for a
             ``gymnasium.vector.VectorEnv`` of that many copies.
-        render_mode: ``None``, or ``"rgb_array"`` for gridworlds when
-            ``jaxrl.envs.gridworld.render`` is present (single env only);
+        render_mode: ``None``, or ``"rgb_array"`` for environments with a
+            ``render_rgb`` method (single env only);
             ``env.metadata["render_modes"]`` lists what is available.
         **make_kwargs: passed to ``jaxrl.make`` (constructor arguments and
             params fields, e.g. ``max_steps_in_episode=50``).
@@ -132,7 +137,7 @@ class _Functions(NamedTuple):
     step: Callable
     vector_reset: Callable
     vector_step: Callable
-    render: Callable | None  # None: no renderer for this environment
+    render: Callable | None  # (state, params) -> frame; None: cannot render
 
 
 def _functions(env) -> _Functions:
@@ -147,7 +152,7 @@ def _functions(env) -> _Functions:
             jax.vmap(functools.partial(_reset, env), in_axes=(0, None))
         ),
         vector_step=jax.jit(batched(functools.partial(_vector_step, env))),
-        render=_gridworld_render(env),
+        render=_renderer(env),
     )
     return _remember(_COMPILED, id(env), (env, functions))[1]
 
@@ -194,10 +199,14 @@ def _uses_step_env(env) -> bool:
 
     Then the single env calls ``step_env`` itself: the same outputs without
     the reset, and the terminal state stays (for ``render``). Anything else
-    (wrappers, custom ``step``) goes through ``env.step``.
+    (wrappers, custom ``step``) goes through ``env.step``. A class whose own
+    ``step`` is equivalent says so with ``gymnax_equivalent_step = step``.
     """
-    plain_steps = (environment.Environment.step, MiniGridEnv.step)
-    return isinstance(env, environment.Environment) and type(env).step in plain_steps
+    if not isinstance(env, environment.Environment):
+        return False
+    step = type(env).step
+    equivalent = getattr(type(env), "gymnax_equivalent_step", None)
+    return step is environment.Environment.step or step is equivalent
 
 
 def _step(env, key, state, action, params):
@@ -232,32 +241,12 @@ def _vector_step(env, key, state, action, params):
     return key, obs, _strong(state), reward, terminated, truncated, info
 
 
-def _gridworld_render(env) -> Callable | None:
-    """A jitted ``state -> (H, W, 3) uint8`` frame, as Farama's ``render()``.
-
-    Uses ``jaxrl.envs.gridworld.render`` when it exists (looked up at call
-    time); the cells the agent sees are highlighted, as Farama does.
-    """
-    if not isinstance(env, MiniGridEnv):
+def _renderer(env) -> Callable | None:
+    """A jitted ``(state, params) -> (H, W, 3) uint8`` frame from the class's
+    ``render_rgb`` method, or None when the class has none."""
+    if getattr(type(env), "render_rgb", None) is None:
         return None
-    try:
-        module = importlib.import_module(_RENDER_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name != _RENDER_MODULE:
-            raise  # the module exists but one of its imports is missing
-        return None
-    render_state = getattr(module, "render_state", None)
-    if render_state is None:
-        return None
-    visible_cells = getattr(module, "visible_cells", None)
-
-    def render(state):
-        if visible_cells is None:
-            return render_state(state, _TILE_SIZE)
-        seen = visible_cells(state, env.view_size, env.see_through_walls)
-        return render_state(state, _TILE_SIZE, highlight=seen)
-
-    return jax.jit(render)
+    return jax.jit(env.render_rgb)
 
 
 class _Adapter:
@@ -305,7 +294,8 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
     def __init__(self, env, params, *, render_mode: str | None = None):
         self.action_space, self.observation_space = self._adapt(env, params)
         modes = [] if self._functions.render is None else ["rgb_array"]
-        self.metadata = {"render_modes": modes, "render_fps": _RENDER_FPS}
+        fps = getattr(type(env), "render_fps", _RENDER_FPS)
+        self.metadata = {"render_modes": modes, "render_fps": fps}
         if render_mode is not None and render_mode not in modes:
             raise ValueError(
                 f"render_mode={render_mode!r} is not available for {env.name}; "
@@ -348,7 +338,7 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
             return None
         if self._state is None:
             raise RuntimeError("call reset() before render()")
-        return np.asarray(self._functions.render(self._state))
+        return np.asarray(self._functions.render(self._state, self._params))
 
 
 class GymnasiumVectorEnv(_Adapter, VectorEnv):

@@ -1,10 +1,19 @@
 """Environment ids: ``make`` builds an environment and its params by name.
 
-Our ids come first (``"DoorKey-5x5"``; Farama's full ``"MiniGrid-DoorKey-5x5-v0"``
-is accepted too); every id that gymnax registers (``"CartPole-v1"``) works as
-well. Keyword arguments go to the environment's constructor when its signature
-names them and to its params dataclass when a field does; anything else is a
-``TypeError`` that lists what is accepted.
+Our ids come first (``"DoorKey-5x5"``), then aliases that environment families
+register for them (another library's names for the same environment); every
+id that gymnax registers (``"CartPole-v1"``) works as well. Keyword arguments
+go to the environment's constructor when its signature names them, to its
+params dataclass when a field does, and to its ``with_options`` when its
+``make_options`` lists them; anything else is a ``TypeError`` that lists what
+is accepted.
+
+An environment class opts in to extra ``make`` keywords with two members::
+
+    make_options = ("observation",)  # names make accepts for this class
+
+    def with_options(self, **options):  # a configured copy of self
+        ...
 """
 
 import dataclasses
@@ -28,9 +37,7 @@ class EnvSpec:
 
 
 _SPECS: dict[str, EnvSpec] = {}
-# Keywords that choose a gridworld's observation (``MiniGridEnv.with_observation``).
-_OBSERVATION_KWARGS = ("observation", "tile_size", "mission")
-_FARAMA_PREFIX, _FARAMA_SUFFIX = "MiniGrid-", "-v0"
+_ALIASES: dict[str, str] = {}  # alias -> registered id
 
 
 def register(
@@ -65,6 +72,25 @@ def register(
     _SPECS[env_id] = EnvSpec(env_id, factory, dict(kwargs or {}))
 
 
+def register_alias(alias: str, env_id: str, *, overwrite: bool = False) -> None:
+    """Let ``make`` accept ``alias`` for the registered ``env_id``.
+
+    Aliases are not listed by :func:`ids`; ``canonical_id(alias)`` is
+    ``env_id``.
+
+    Raises:
+        ValueError: ``env_id`` is not registered, or ``alias`` is empty, a
+            registered id, or already an alias (and ``overwrite`` is False).
+    """
+    if not isinstance(alias, str) or not alias:
+        raise ValueError(f"alias must be a non-empty str, got {alias!r}")
+    if env_id not in _SPECS:
+        raise ValueError(f"cannot alias {alias!r}: {env_id!r} is not registered")
+    if alias in _SPECS or (alias in _ALIASES and not overwrite):
+        raise ValueError(f"{alias!r} is already an id or an alias")
+    _ALIASES[alias] = env_id
+
+
 def ids() -> list[str]:
     """Ids registered by jaxrl (and by the user), in registration order."""
     return list(_SPECS)
@@ -76,9 +102,7 @@ def gymnax_ids() -> list[str]:
 
 
 def canonical_id(env_id: str) -> str:
-    """The registered id that ``env_id`` names.
-
-    Accepts Farama's full MiniGrid names (``"MiniGrid-Empty-8x8-v0"``).
+    """The registered id that ``env_id`` names: itself, or the id it aliases.
 
     Raises:
         ValueError: unknown id; the message lists the closest known ids.
@@ -87,13 +111,11 @@ def canonical_id(env_id: str) -> str:
         raise TypeError(f"env_id must be a str, got {type(env_id).__name__}")
     if env_id in _SPECS or env_id in gymnax_registration._registry:
         return env_id
-    short = env_id.removeprefix(_FARAMA_PREFIX).removesuffix(_FARAMA_SUFFIX)
-    if short in _SPECS:
-        return short
+    if env_id in _ALIASES:
+        return _ALIASES[env_id]
     known = ids() + gymnax_ids()
-    close = difflib.get_close_matches(env_id, known, n=5, cutoff=0.5)
-    close += difflib.get_close_matches(short, known, n=5, cutoff=0.5)
-    close = list(dict.fromkeys(close))[:5]
+    close = difflib.get_close_matches(env_id, known + list(_ALIASES), n=5, cutoff=0.5)
+    close = list(dict.fromkeys(_ALIASES.get(name, name) for name in close))[:5]
     hint = f" Closest: {', '.join(close)}." if close else ""
     raise ValueError(
         f"Unknown environment id {env_id!r}.{hint} `jaxrl envs` lists all ids."
@@ -104,13 +126,12 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
     """Build a registered environment and its params.
 
     Args:
-        env_id: a registered id (``jaxrl.registry.ids()``), a Farama MiniGrid
-            id, or a gymnax id.
-        **kwargs: constructor arguments (``view_size=5``) and params fields
-            (``max_steps_in_episode=50``), told apart by name; for gridworlds
-            also ``observation`` (``"view"``, ``"full"``, ``"rgb"``,
-            ``"rgb_full"``), ``tile_size`` (pixels per cell in RGB) and
-            ``mission`` (False drops the mission index from observations).
+        env_id: a registered id (``jaxrl.registry.ids()``), an alias of one
+            (``registry.register_alias``), or a gymnax id.
+        **kwargs: constructor arguments (``view_size=5``), params fields
+            (``max_steps_in_episode=50``) and the options the environment
+            lists in its ``make_options`` (applied with its
+            ``with_options``), told apart by name.
 
     Returns:
         ``(env, params)``: the environment and its default params with the
@@ -126,17 +147,10 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         spec = _SPECS[env_id]
     else:
         spec = EnvSpec(env_id, gymnax_registration._registry[env_id], {})
-    observation = {name: kwargs.pop(name) for name in _OBSERVATION_KWARGS
-                   if name in kwargs}  # fmt: skip
-    init_kwargs, param_kwargs = _split_kwargs(spec, kwargs)
+    init_kwargs, param_kwargs, options = _split_kwargs(spec, kwargs)
     env = spec.factory(**{**spec.kwargs, **init_kwargs})
-    if observation:
-        if not hasattr(env, "with_observation"):
-            raise TypeError(
-                f"{env_id!r} has one observation; {sorted(observation)} apply to "
-                "the gridworlds only"
-            )
-        env = env.with_observation(**observation)
+    if options:
+        env = env.with_options(**options)
     params = env.default_params
     fields = {f.name: f for f in dataclasses.fields(params)}
     for name, value in param_kwargs.items():
@@ -145,7 +159,8 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
 
 
 def _split_kwargs(spec: EnvSpec, kwargs: dict[str, Any]):
-    """Route each keyword to the constructor or to the params dataclass."""
+    """Route each keyword to the constructor, the params dataclass or the
+    environment's options."""
     signature = inspect.signature(spec.factory)
     init_names = [
         name
@@ -153,25 +168,37 @@ def _split_kwargs(spec: EnvSpec, kwargs: dict[str, Any]):
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"
     ]
     takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
-    param_names = _param_field_names(spec)
-    init_kwargs, param_kwargs = {}, {}
+    default_env = spec.factory(**spec.kwargs)
+    param_names = [f.name for f in dataclasses.fields(default_env.default_params)]
+    option_names = list(getattr(default_env, "make_options", ()))
+    init_kwargs, param_kwargs, options = {}, {}, {}
     for name, value in kwargs.items():
-        if name in init_names or (takes_any and name not in param_names):
+        if name in option_names:
+            options[name] = value
+        elif name in init_names or (takes_any and name not in param_names):
             _check_init_value(spec.env_id, name, value, signature.parameters.get(name))
             init_kwargs[name] = value
         elif name in param_names:
             param_kwargs[name] = value
         else:
+            accepted = (
+                f"constructor {sorted(init_names)}, params {sorted(param_names)}"
+                + (f", options {sorted(option_names)}" if option_names else "")
+            )
             raise TypeError(
                 f"{spec.env_id!r} got an unexpected keyword {name!r}. Accepted: "
-                f"constructor {sorted(init_names)}, params {sorted(param_names)}."
+                f"{accepted}.{_option_elsewhere(name)}"
             )
-    return init_kwargs, param_kwargs
+    return init_kwargs, param_kwargs, options
 
 
-def _param_field_names(spec: EnvSpec) -> list[str]:
-    default_env = spec.factory(**spec.kwargs)
-    return [f.name for f in dataclasses.fields(default_env.default_params)]
+def _option_elsewhere(name: str) -> str:
+    """A hint when ``name`` is an option of other registered environments."""
+    owners = [spec.env_id for spec in _SPECS.values()
+              if name in getattr(spec.factory, "make_options", ())]  # fmt: skip
+    if not owners:
+        return ""
+    return f" {name!r} is an option of other environments only (e.g. {owners[0]!r})."
 
 
 def _check_init_value(env_id, name, value, parameter) -> None:

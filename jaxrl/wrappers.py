@@ -52,11 +52,16 @@ class EpisodeStats(NamedTuple):
     ``returned`` () bool is True on the step an episode ends (terminated or
     truncated); ``episode_return`` () float32 and ``length`` () int32 are then
     that episode's undiscounted return and step count, and 0 otherwise.
+    ``success`` () bool is True on the step an episode ends with its task
+    solved, as the environment reports it in ``info["success"]``; it is
+    ``None`` (an empty pytree node) for environments that report no success,
+    such as gymnax's.
     """
 
     returned: jax.Array
     episode_return: jax.Array
     length: jax.Array
+    success: jax.Array | None = None
 
 
 @struct.dataclass
@@ -69,8 +74,10 @@ class EpisodeStatsState:
 class EpisodeStatistics(Wrapper):
     """Tracks each episode's return and length and reports them when it ends.
 
-    Adds ``info["episode"]``: :class:`EpisodeStats`. Intended for logging; the
-    learning signal is unchanged.
+    Adds ``info["episode"]``: :class:`EpisodeStats`. Its ``success`` is the
+    wrapped environment's ``info["success"]`` on the step an episode ends, or
+    ``None`` when that info has no ``"success"`` key (decided when tracing).
+    Intended for logging; the learning signal is unchanged.
     """
 
     def reset(self, key, params=None):
@@ -84,10 +91,12 @@ class EpisodeStatistics(Wrapper):
         done = jnp.logical_or(terminated, truncated)
         episode_return = state.episode_return + reward.astype(jnp.float32)
         episode_length = state.episode_length + 1
+        success = info.get("success")  # present or not: static, per env
         stats = EpisodeStats(
             returned=done,
             episode_return=jnp.where(done, episode_return, 0.0),
             length=jnp.where(done, episode_length, 0),
+            success=None if success is None else jnp.logical_and(success, done),
         )
         next_state = EpisodeStatsState(
             env_state=env_state,

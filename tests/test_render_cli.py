@@ -1,11 +1,13 @@
 """``jaxrl render``: episode GIFs, and its errors (red ``error:``, exit 2)."""
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
 
 import jaxrl
 from jaxrl import cli
+from jaxrl.envs.gridworld import episode_video
 
 FRAME_MS = 100  # --fps 10: a whole number of GIF centiseconds
 
@@ -45,9 +47,9 @@ def test_random_episode_gif_has_one_frame_per_step(tmp_path, capsys):
     # the same frames as rendering the played states directly (GIF is lossless
     # here: far fewer than 256 colors)
     env, params = jaxrl.make("DoorKey-5x5")
-    act = cli._random_policy(env, params)
-    states, _, _ = cli._play(env, params, act, seed=0, max_steps=6)
-    expected = list(cli._frames(env, states, 7, tile_size=8))
+    act = episode_video.random_policy(env, params)
+    episode = episode_video.play_episode(env, params, act, jax.random.key(0), 6)
+    expected = list(episode_video.episode_frames(env, episode.states, 7, tile_size=8))
     np.testing.assert_array_equal(np.stack(frames), np.stack(expected))
 
 

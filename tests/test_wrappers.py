@@ -25,6 +25,7 @@ def test_episode_statistics_reports_return_and_length_when_episodes_end():
             assert float(episode.episode_return) == 0.0  # turning never scores
         else:
             assert int(episode.length) == 0  # only reported at the end
+        assert episode.success.dtype == jnp.bool_ and not bool(episode.success)
     assert lengths == [3, 3]
 
 
@@ -33,11 +34,14 @@ def test_episode_statistics_counts_the_goal_reward():
     env = EpisodeStatistics(env)
     _, state = env.reset(jax.random.key(0), params)
     # (1, 1) facing right: forward, forward, right, forward, forward reaches (3, 3)
+    successes = []
     for t, action in enumerate([2, 2, 1, 2, 2]):
         _, state, reward, terminated, _, info = env.step(
             jax.random.key(t), state, action, params
         )
+        successes.append(bool(info["episode"].success))
     assert bool(terminated)
+    assert successes == [False, False, False, False, True]
     expected = 1 - 0.9 * 5 / params.max_steps_in_episode
     assert np.isclose(float(info["episode"].episode_return), expected)
     assert int(info["episode"].length) == 5
@@ -61,3 +65,13 @@ def test_done_adapter_returns_five_values():
     assert len(out) == 5
     obs, state, reward, done, info = out
     assert bool(done) and bool(info["truncated"]) and not bool(info["terminated"])
+
+
+def test_episode_statistics_success_is_none_without_an_env_success():
+    env, params = jaxrl.make("CartPole-v1")
+    env = EpisodeStatistics(env)
+    _, state = env.reset(jax.random.key(0), params)
+    info = jax.jit(env.step)(jax.random.key(1), state, 0, params)[-1]
+    assert "success" not in info and info["episode"].success is None
+    traced = jax.eval_shape(env.step, jax.random.key(1), state, 0, params)[-1]
+    assert traced["episode"].success is None  # decided when tracing

@@ -35,7 +35,7 @@ from jaxrl.envs.gridworld.text_levels import (
     level_to_text,
     parse_level,
 )
-from jaxrl.registry import register
+from jaxrl.registry import ids, register, register_alias
 
 __all__ = [
     "BlockedUnlockPickup", "Crossing", "DistShift", "DoorKey", "DynamicObstacles",
@@ -46,6 +46,7 @@ __all__ = [
     "from_minigrid", "level_to_text", "observe_image", "parse_level", "transition",
 ]  # fmt: skip
 
+_EARLIER_IDS = set(ids())
 for _size in (5, 6, 8, 16):
     register(f"Empty-{_size}x{_size}", Empty, {"size": _size})
 for _size in (5, 6):
@@ -134,3 +135,10 @@ for _name, (_room, _box, _blocked, _quarters, _visited) in _FULL_MAZES.items():
         register(
             f"ObstructedMaze-{_name}-v1", ObstructedMaze, {**_kwargs, "version": 1}
         )
+
+# Farama's names: "MiniGrid-" before the id, and "-v0" after it unless the id
+# ends in its own version ("MiniGrid-ObstructedMaze-Full-v1").
+for _env_id in ids():
+    if _env_id not in _EARLIER_IDS:
+        _versioned = _env_id.rsplit("-", 1)[-1] in ("v0", "v1")
+        register_alias(f"MiniGrid-{_env_id}{'' if _versioned else '-v0'}", _env_id)

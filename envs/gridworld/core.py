@@ -8,7 +8,6 @@ Subclasses only generate levels.
 """
 
 import copy
-import functools
 from typing import NamedTuple
 
 import jax
@@ -74,14 +73,21 @@ class Observation(NamedTuple):
     mission: jax.Array | None  # () int32 index into missions.MISSIONS, or None
 
 
-_EMPTY = jnp.asarray(C.EMPTY_CELL, jnp.uint8)
-_WALL = jnp.asarray(C.WALL_CELL, jnp.uint8)
+# NumPy, not jnp: a jnp constant would start a JAX backend at import time.
+_EMPTY = np.asarray(C.EMPTY_CELL, np.uint8)
+_WALL = np.asarray(C.WALL_CELL, np.uint8)
 
 
 def success_reward(time: jax.Array, max_steps: jax.Array) -> jax.Array:
     """Farama's ``_reward()``: () float32 ``1 - 0.9 * time / max_steps``."""
     progress = time.astype(jnp.float32) / jnp.asarray(max_steps, jnp.float32)
     return (1.0 - 0.9 * progress).astype(jnp.float32)
+
+
+def on_goal(state: GridState) -> jax.Array:
+    """() bool: the agent stands on the goal, which under the base rules
+    happens only on the step that reaches it and ends the episode."""
+    return state.grid[state.agent_pos[0], state.agent_pos[1], 0] == C.GOAL
 
 
 def box_contents(cell: jax.Array) -> jax.Array:
@@ -200,6 +206,9 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
     Reward: ``1 - 0.9 * step_count / max_steps`` on reaching the goal, else 0.
     Termination: stepping onto the goal (or lava).
     Truncation: ``step_count >= params.max_steps_in_episode``.
+    Info: ``info["success"]`` () bool is True on the step that ends the
+        episode with the task solved (the goal reached, the right object
+        picked up, ...: see :meth:`task_rules`), besides gymnax's keys.
     State: :class:`GridState`.
     Static args: ``width``, ``height``, ``view_size`` (odd, >= 3),
         ``see_through_walls``.
@@ -207,6 +216,11 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
 
     Subclasses implement :meth:`generate`.
     """
+
+    # The keywords jaxrl.make accepts besides constructor arguments and params
+    # fields; it hands them to with_options.
+    make_options = ("observation", "tile_size", "mission")
+    render_fps = 10  # Farama MiniGrid's metadata["render_fps"]
 
     def __init__(
         self,
@@ -269,6 +283,28 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         env.include_mission = mission
         return env
 
+    def with_options(self, **options):
+        """What ``jaxrl.make`` calls with the :attr:`make_options` it was given:
+        :meth:`with_observation`."""
+        return self.with_observation(**options)
+
+    def render_rgb(
+        self, state: GridState, params: GridParams | None = None, tile_size: int = 32
+    ) -> jax.Array:
+        """The whole grid drawn as Farama's ``render()`` draws it.
+
+        Args:
+            state: the state to draw (not batched; ``jax.vmap`` for a batch).
+            params: unused; the picture depends on the state only.
+            tile_size: pixels per cell ``t``; 32 is Farama's default.
+
+        Returns:
+            ``(H * t, W * t, 3)`` uint8, the cells the agent sees highlighted.
+        """
+        del params
+        seen = render.visible_cells(state, self.view_size, self.see_through_walls)
+        return render.render_state(state, tile_size, highlight=seen)
+
     def generate(self, key: jax.Array, params: GridParams) -> Level:
         """Sample a level from the task's distribution."""
         raise NotImplementedError
@@ -280,12 +316,13 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
     def initial_state(self, key: jax.Array, params: GridParams) -> GridState:
         """A fresh episode's state on a newly sampled level."""
         level = self.generate(key, params)
+        # jnp.asarray: levels may hold NumPy constants; state leaves are arrays
         return GridState(
             time=jnp.int32(0),
-            grid=level.grid,
-            agent_pos=level.agent_pos,
-            agent_dir=level.agent_dir,
-            carrying=_EMPTY,
+            grid=jnp.asarray(level.grid, jnp.uint8),
+            agent_pos=jnp.asarray(level.agent_pos, jnp.int32),
+            agent_dir=jnp.asarray(level.agent_dir, jnp.int32),
+            carrying=jnp.asarray(_EMPTY),
             mission=jnp.asarray(level.mission, jnp.int32),
             marks=jnp.asarray(level.marks, jnp.int32),
         )
@@ -302,7 +339,7 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         reward: jax.Array,
         terminated: jax.Array,
         params: GridParams,
-    ) -> tuple[jax.Array, jax.Array]:
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """The task's own success and failure rules, applied after each move.
 
         Farama tasks such as Unlock or Fetch override ``step`` to change the
@@ -310,23 +347,28 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         The default keeps the base rules (goal and lava).
 
         Returns:
-            ``(reward () float32, terminated () bool)``.
+            ``(reward () float32, terminated () bool, success () bool)``:
+            ``success`` is the task's own success condition, met on the step
+            that gives the success reward and ends the episode. Reaching the
+            goal is success in every task (the base rules reward it and end
+            the episode), so the default returns False and overrides need
+            not include it.
         """
         del before, action, after, params
-        return reward, terminated
+        return reward, terminated, jnp.zeros((), jnp.bool_)
 
     def step_env(self, key, state, action, params):
         del key
         stepped, reward, terminated = transition(
             state, action, params.max_steps_in_episode
         )
-        reward, terminated = self.task_rules(
+        reward, terminated, success = self.task_rules(
             state, action, stepped, reward, terminated, params
         )
+        success = (success | on_goal(stepped)) & terminated
         obs = self.observe(None, stepped, action, params)
-        return obs, stepped, reward, terminated, {}
+        return obs, stepped, reward, terminated, {"success": success}
 
-    @functools.partial(jax.jit, static_argnames=("self",))
     def step(self, key, state, action, params=None):
         """gymnax's ``step`` (same-step auto-reset), observing once.
 
@@ -336,6 +378,10 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         outputs for less work. ``info["final_observation"]`` is
         ``step_env``'s observation (XLA drops it when unused), so subclasses
         change the dynamics by overriding ``step_env`` as in gymnax.
+
+        Not jitted here (gymnax's base ``step`` is): the caller jits, usually
+        around a whole rollout, and a method jitted with ``self`` static would
+        hash the environment on every call and retrace for every copy.
         """
         if params is None:
             params = self.default_params
@@ -358,14 +404,18 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         obs = self.observe(None, next_state, action, params)
         return obs, next_state, reward, terminated, truncated, info
 
+    # This step returns what gymnax's Environment.step would (step_env, the
+    # time limit, same-step auto-reset), so an adapter may call step_env and
+    # is_truncated itself. A subclass overriding step is not covered.
+    gymnax_equivalent_step = step
+
     def observe(self, key, state, action, params) -> Observation:
         del key, action, params
         mode, tile = self.observation_mode, self.tile_size
         if mode == "full":
             image = full_grid_image(state)
         elif mode == "rgb_full":
-            seen = render.visible_cells(state, self.view_size, self.see_through_walls)
-            image = render.render_state(state, tile, highlight=seen)
+            image = self.render_rgb(state, tile_size=tile)
         else:
             image = observe_image(state, self.view_size, self.see_through_walls)
             if mode == "rgb":

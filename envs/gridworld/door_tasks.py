@@ -72,7 +72,7 @@ class RedBlueDoors(MiniGridEnv):
             success, success_reward(after.time, params.max_steps_in_episode), reward
         )
         reward = jnp.where(failure, 0.0, reward)
-        return reward, terminated | success | failure
+        return reward, terminated | success | failure, success
 
 
 class LockedRoom(MiniGridEnv):

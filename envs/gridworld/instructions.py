@@ -90,7 +90,7 @@ class _GoToTask(MiniGridEnv):
         reward = jnp.where(
             success, success_reward(after.time, params.max_steps_in_episode), reward
         )
-        return reward, terminated | done | (action == C.TOGGLE)
+        return reward, terminated | done | (action == C.TOGGLE), success
 
 
 class GoToDoor(_GoToTask):
@@ -221,7 +221,7 @@ class Fetch(MiniGridEnv):
             success, success_reward(after.time, params.max_steps_in_episode), reward
         )
         reward = jnp.where(holds & ~match, 0.0, reward)
-        return reward, terminated | holds
+        return reward, terminated | holds, success
 
 
 class PutNear(MiniGridEnv):
@@ -277,4 +277,4 @@ class PutNear(MiniGridEnv):
         reward = jnp.where(
             success, success_reward(after.time, params.max_steps_in_episode), reward
         )
-        return reward, terminated | wrong_pickup | drop
+        return reward, terminated | wrong_pickup | drop, success

@@ -4,6 +4,7 @@ episode with ``1 - 0.9 * t / T``, lava ends it with 0."""
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import levels as L
@@ -16,7 +17,7 @@ _OBSTACLES = {
     "lava": (_LAVA_CELL, "avoid the lava and get to the green goal square"),
     "wall": (C.WALL_CELL, "find the opening and get to the green goal square"),
 }
-_START = jnp.array([1, 1], jnp.int32)
+_START = np.array([1, 1], np.int32)  # NumPy: no JAX work at import time
 
 
 def _check_obstacle(obstacle) -> None:

@@ -94,4 +94,4 @@ class Memory(MiniGridEnv):
         reward = jnp.where(at_failure, 0.0, reward)
         terminated = terminated | at_success | at_failure
         obs = self.observe(None, stepped, action, params)
-        return obs, stepped, reward, terminated, {}
+        return obs, stepped, reward, terminated, {"success": at_success}

@@ -12,6 +12,7 @@ from jaxrl.envs.gridworld.core import (
     GridState,
     Level,
     MiniGridEnv,
+    on_goal,
     transition,
 )
 from jaxrl.envs.gridworld.tasks import _check_size
@@ -116,4 +117,5 @@ class DynamicObstacles(MiniGridEnv):
         hit = (action == C.FORWARD) & blocked
         reward = jnp.where(hit, -1.0, reward).astype(jnp.float32)
         obs = self.observe(None, stepped, action, params)
-        return obs, stepped, reward, terminated | hit, {}
+        info = {"success": on_goal(stepped)}  # a collision (-1) is a failure
+        return obs, stepped, reward, terminated | hit, info

@@ -40,7 +40,7 @@ class PickUpTask(RoomGridTask):
         reward = jnp.where(
             success, success_reward(after.time, params.max_steps_in_episode), reward
         )
-        return reward, terminated | success
+        return reward, terminated | success, success
 
 
 class Unlock(RoomGridTask):
@@ -76,7 +76,7 @@ class Unlock(RoomGridTask):
         reward = jnp.where(
             success, success_reward(after.time, params.max_steps_in_episode), reward
         )
-        return reward, terminated | success
+        return reward, terminated | success, success
 
 
 class UnlockPickup(PickUpTask):

@@ -50,7 +50,7 @@ def test_bad_observation_mode_and_tile_size_are_named():
         jaxrl.make("Empty-5x5", observation="pixels")
     with pytest.raises(ValueError, match="tile_size"):
         jaxrl.make("Empty-5x5", observation="rgb", tile_size=2)
-    with pytest.raises(TypeError, match="gridworlds only"):
+    with pytest.raises(TypeError, match="option of other environments only"):
         jaxrl.make("CartPole-v1", observation="rgb")
 
 
