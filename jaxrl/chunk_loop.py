@@ -6,9 +6,11 @@ it also assembles the :class:`RunResult` a run returns.
 
 import contextlib
 import dataclasses
+import signal
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +19,9 @@ import numpy as np
 from jaxrl import rundir
 from jaxrl.program import flatten_metrics
 from jaxrl.progress import RunProgress, headline
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclasses.dataclass
@@ -225,3 +230,29 @@ def _plot(session, results: dict) -> None:
         f"results: {session.run_dir / rundir.RESULTS_FILE}\nplot: {path}",
         highlight=False,
     )
+
+
+@contextlib.contextmanager
+def stop_requests(console: "Console"):
+    """SIGINT/SIGTERM ask the run to stop at the next chunk boundary; a
+    second one stops at once (``KeyboardInterrupt``)."""
+    requested: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def handler(signum, frame):
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(signum)
+        console.print("[yellow]stopping after this chunk[/] (again to stop at once)")
+
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield requested
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -15,24 +15,20 @@ Example::
     result.final["episode_return"]  # (8,)
 """
 
-import contextlib
 import dataclasses
-import signal
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from rich.console import Console
 
 from jaxrl import checkpoint, rundir
-from jaxrl.chunk_loop import ChunkLoop, RunResult
+from jaxrl.chunk_loop import ChunkLoop, RunResult, stop_requests
+from jaxrl.compiled import Compiled, compile_program, init_from_raw
 from jaxrl.layout import RunLayout, make_layout
-from jaxrl.program import Program, all_finite, flatten_metrics
-from jaxrl.sharding import RunPlacement, place_runs
+from jaxrl.program import Program
+from jaxrl.sharding import RunPlacement
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -234,7 +230,7 @@ def load_state(run_dir: str | Path, program: Program | None = None) -> tuple[Any
         False,
     )
     batched = layout.batched_hparams(hparams)
-    like = jax.eval_shape(jax.vmap(_init_from_raw(program)), layout.key_data(), batched)
+    like = jax.eval_shape(jax.vmap(init_from_raw(program)), layout.key_data(), batched)
     step, state, _ = session.checkpoints.restore_latest(like)
     return state, step
 
@@ -265,17 +261,6 @@ def hparams_dict(hparams: Any) -> dict:
         f.name: np.asarray(getattr(hparams, f.name)).item()
         for f in dataclasses.fields(hparams)
     }
-
-
-@dataclasses.dataclass
-class _Compiled:
-    placement: RunPlacement
-    init: Any  # compiled (key_data, hparams) -> state
-    chunk: Any  # compiled (state, hparams, start) -> (state, metrics, healthy)
-    hparams: Any  # placed (R,) hyperparameters
-    key_data: Any  # placed (R, ...) raw keys
-    compile_s: float
-    metric_dtypes: dict  # metric -> dtype, to read metrics.jsonl back exactly
 
 
 class _Session:
@@ -346,30 +331,6 @@ class _Session:
 
     # --- compiling ---------------------------------------------------------
 
-    def compile(self) -> _Compiled:
-        program, layout = self.program, self.layout
-        placement = place_runs(layout.num_runs)
-        hparams = placement.put(layout.batched_hparams(self.hparams))
-        key_data = placement.put(layout.key_data())
-        start = time.perf_counter()
-        init = jax.jit(jax.vmap(_init_from_raw(program))).lower(key_data, hparams)
-        like = init.out_info
-        init = init.compile()
-        chunk = jax.jit(
-            _chunk_function(program, self.schedule.chunk_steps), donate_argnums=0
-        )
-        chunk = chunk.lower(like, hparams, jnp.int32(0))
-        dtypes = {k: v.dtype for k, v in flatten_metrics(chunk.out_info[1]).items()}
-        return _Compiled(
-            placement,
-            init,
-            chunk.compile(),
-            hparams,
-            key_data,
-            time.perf_counter() - start,
-            dtypes,
-        )
-
     # --- running -----------------------------------------------------------
 
     def go(self, resume: bool) -> RunResult:
@@ -387,12 +348,14 @@ class _Session:
         if self.run_dir is not None and not resume:
             rundir.write_json(self.run_dir / rundir.RESULTS_FILE, self.running_json())
         with self.console.status("compiling (one program for every run)..."):
-            compiled = self.compile()
+            compiled = compile_program(
+                self.program, self.layout, self.hparams, self.schedule.chunk_steps
+            )
         self.console.print(f"compiled in {compiled.compile_s:.1f} s")
         state, step, history, diverged, prior_s = self._starting_point(compiled, resume)
         loop = ChunkLoop(self, compiled, history, diverged, prior_s)
         try:
-            with _stop_requests(self.console) as stop:
+            with stop_requests(self.console) as stop:
                 state, step, run_s = loop.drive(state, step, stop)
         except BaseException as error:
             if not isinstance(error, KeyboardInterrupt) and self.run_dir is not None:
@@ -418,7 +381,7 @@ class _Session:
             raise RunInterrupted(result)
         return result
 
-    def _starting_point(self, compiled: _Compiled, resume: bool):
+    def _starting_point(self, compiled: Compiled, resume: bool):
         """``(state, step, history, diverged, seconds run before)``."""
         fresh = compiled.init(compiled.key_data, compiled.hparams)
         if not resume or not self.checkpoints.steps():
@@ -433,7 +396,11 @@ class _Session:
         self.console.print(f"resuming from the checkpoint of step {step}")
         metrics_path = self.run_dir / rundir.METRICS_FILE
         rundir.keep_metrics_up_to(metrics_path, step)
-        history = rundir.read_metrics(metrics_path, up_to_step=step)
+        steps, _, history = rundir.read_metrics(metrics_path)
+        if not np.array_equal(steps, np.arange(1, step + 1)):
+            raise rundir.RunDirError(
+                f"{metrics_path} does not hold steps 1 to {step} of the checkpoint"
+            )
         history = {k: v.astype(compiled.metric_dtypes[k]) for k, v in history.items()}
         extra = self.checkpoints.extra(step)
         diverged = {int(k): v for k, v in extra.get("diverged", {}).items()}
@@ -464,70 +431,3 @@ def _rewrap_like(x, like):
     if checkpoint._is_typed_key(like):
         return jax.random.wrap_key_data(x, impl=jax.random.key_impl(like))
     return x
-
-
-def _init_from_raw(program: Program):
-    def init(key_data, hparams):
-        return program.init(jax.random.wrap_key_data(key_data), hparams)
-
-    return init
-
-
-def _chunk_function(program: Program, chunk_steps: int):
-    """``(state, hparams, start) -> (state, metrics, healthy)`` for the batch.
-
-    ``metrics`` leaves are ``(R, chunk_steps)``. When ``chunk_steps`` does
-    not divide the run, steps past the end are skipped with ``lax.cond``
-    (the predicate is shared by every run, so it stays a branch under vmap)
-    and their metrics are zeros that the host drops.
-    """
-    is_healthy = program.is_healthy or all_finite
-    divides = program.num_steps % chunk_steps == 0
-
-    def one_run(state, hparams, start):
-        def body(state, i):
-            if divides:
-                return program.step(state, hparams)
-            return jax.lax.cond(
-                start + i < program.num_steps,
-                lambda s: program.step(s, hparams),
-                lambda s: (s, _zeros_like_metrics(program, s, hparams)),
-                state,
-            )
-
-        indices = jnp.arange(chunk_steps, dtype=jnp.int32)
-        state, metrics = jax.lax.scan(body, state, indices)
-        return state, metrics, is_healthy(state)
-
-    return jax.vmap(one_run, in_axes=(0, 0, None))
-
-
-def _zeros_like_metrics(program: Program, state, hparams):
-    shapes = jax.eval_shape(program.step, state, hparams)[1]
-    return jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
-
-
-@contextlib.contextmanager
-def _stop_requests(console: Console):
-    """SIGINT/SIGTERM ask the run to stop at the next chunk boundary; a
-    second one stops at once (``KeyboardInterrupt``)."""
-    requested: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.getsignal(s) for s in signals}
-
-    def handler(signum, frame):
-        if requested:
-            raise KeyboardInterrupt
-        requested.append(signum)
-        console.print("[yellow]stopping after this chunk[/] (again to stop at once)")
-
-    for s in signals:
-        signal.signal(s, handler)
-    try:
-        yield requested
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

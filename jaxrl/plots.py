@@ -1,81 +1,126 @@
-"""Learning-curve plots (matplotlib, no display needed)."""
+"""Learning curves of runs: per run and setting, the mean over seeds with a
+95% bootstrap band (matplotlib, no display needed).
 
+:func:`plot_curves` draws runs read back by :func:`jaxrl.report.load_run`;
+``jaxrl report`` and the engine (each run's own ``learning_curves.png``)
+both draw through it.
+"""
+
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from jaxrl import stats
 
+if TYPE_CHECKING:
+    from jaxrl.report import Run
 
-def smooth_curves(values: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over the last ``window`` valid points, per run.
-
-    Args:
-        values: ``(R, U)`` per-update values of ``R`` runs.
-        valid: ``(R, U)`` bool, False where an update has no value (no
-            episode ended).
-        window: number of updates averaged.
-
-    Returns:
-        ``(R, U)`` float64, NaN until a run's first valid update.
-    """
-    weights = valid.astype(np.float64)
-    sums = np.cumsum(np.where(valid, values, 0.0), axis=1)
-    counts = np.cumsum(weights, axis=1)
-    shifted = lambda a: np.pad(a, ((0, 0), (window, 0)))[:, :-window]  # noqa: E731
-    window_sum, window_count = sums - shifted(sums), counts - shifted(counts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(window_count > 0, window_sum / window_count, np.nan)
+SMOOTH_DIVISOR = 50  # curves: trailing mean over 2% of a run's steps,
+MIN_WINDOW = 5  # and over at least 5 steps
+MAX_POINTS = 400  # points drawn per curve
 
 
-def plot_learning_curves(
-    env_steps: np.ndarray,
-    returns: np.ndarray,
-    valid: np.ndarray,
-    path: str | Path,
-    title: str,
-    success: np.ndarray | None = None,
-) -> Path:
-    """Mean episode return over runs, a min-max band and thin per-run lines.
+def plot_curves(group: list[tuple[int, "Run"]], labels: dict, path: Path,
+                overwrite: bool = False) -> None:  # fmt: skip
+    """One panel per curve metric; per run and setting, the mean over seeds
+    with a 95% bootstrap CI band of that mean.
+
+    Each seed's curve is smoothed first (:func:`jaxrl.stats.smooth`, over
+    the last 2%, at least 5, of the run's steps, weighted by the curve's
+    weight metric).
 
     Args:
-        env_steps: ``(U,)`` environment steps per run after each update.
-        returns: ``(R, U)`` mean return of the episodes ended in each update.
-        valid: ``(R, U)`` bool, whether any episode ended in that update.
-        path: where to write the PNG.
-        title: figure title.
-        success: optional ``(R, U)`` success rates, drawn in a second panel.
-
-    Returns:
-        The path written.
+        group: ``(index, run)`` pairs; the runs share a work unit.
+        labels: ``(index, setting) -> label``, as :func:`compare` makes them.
+        path: the PNG to write.
+        overwrite: replace ``path`` if it exists (else FileExistsError).
     """
-    window = max(1, returns.shape[1] // 50)
-    panels = [("episode return", returns)]
-    if success is not None:
-        panels.append(("success rate", success))
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(6 * len(panels), 4), squeeze=False
-    )
-    for ax, (label, values) in zip(axes[0], panels, strict=True):
-        curves = smooth_curves(np.asarray(values, np.float64), valid, window)
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(curves, 0)
-            low, high = np.nanmin(curves, 0), np.nanmax(curves, 0)
-        for curve in curves:
-            ax.plot(env_steps, curve, color="tab:blue", alpha=0.25, linewidth=0.8)
-        ax.plot(env_steps, mean, color="tab:blue", linewidth=2, label="mean over runs")
-        ax.fill_between(env_steps, low, high, color="tab:blue", alpha=0.2,
-                        label="min-max over runs")  # fmt: skip
-        ax.set_xlabel("environment steps per run")
-        smoothing = f"mean of last {window} updates" if window > 1 else "per update"
-        ax.set_ylabel(f"{label} ({smoothing})")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
+
+    panels: dict[str, str] = {}
+    for _, run in group:
+        for c in run.curves:
+            if c["metric"] in run.metrics:
+                panels.setdefault(c["metric"], c.get("label") or c["metric"])
+    series = [(k, run, i) for k, run in group for i in range(len(run.settings))]
+    colours = plt.get_cmap("tab10" if len(series) <= 10 else "tab20")
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    size = (max(7.0, 5.2 * cols), 3.8 * rows + 1.2)
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False,
+                             layout="constrained")  # fmt: skip
+    handles: dict[str, Any] = {}
+    for ax, (metric, label) in zip(axes.flat, panels.items(), strict=False):
+        for n, (k, run, i) in enumerate(series):
+            colour = colours(n % colours.N)
+            line = _draw(ax, run, i, metric, colour, show_seeds=len(series) == 1)
+            if line is not None:
+                handles.setdefault(labels[k, i], line)
+        lower = any(metric in run.lower_is_better for _, run in group)
+        ax.set_title(label + (" (lower is better)" if lower else ""))
+        ax.set_xlabel(f"{group[0][1].work_unit} per run")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(loc="lower right")
-    fig.suptitle(f"{title} ({returns.shape[0]} runs)")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    ncols = 2 if len(handles) == 4 else min(3, len(handles))
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+               ncols=ncols, frameon=False)  # fmt: skip
+    fig.suptitle(_caption(group, series), fontsize=9.5)
+    try:
+        with open(path, "wb" if overwrite else "xb") as file:
+            fig.savefig(file, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _caption(group: list[tuple[int, "Run"]], series: list) -> str:
+    seeds = sorted({len(run.runs) // len(run.settings) for _, run in group})
+    first = f"line: mean over {'/'.join(map(str, seeds))} seeds"
+    first += "; band: 95% bootstrap CI of that mean"
+    if len(series) == 1:
+        first += "; thin lines: single seeds"
+    windows = sorted({_window(run) for _, run in group})
+    steps = f"{windows[0]} step" + "s" * (windows[0] > 1)
+    if len(windows) > 1:
+        steps = f"2% (at least {MIN_WINDOW}) of its run's steps"
+    weights = sorted({c["weight"] for _, r in group for c in r.curves if c["weight"]})
+    second = f"each seed smoothed: trailing mean of the last {steps}"
+    if weights:
+        second += f", weighted by {', '.join(weights)}"
+    return f"{first}\n{second}"
+
+
+def _window(run: "Run") -> int:
+    # At least a few steps, so that steps where no episode ended leave no gaps.
+    return max(min(MIN_WINDOW, run.steps.size), run.steps.size // SMOOTH_DIVISOR, 1)
+
+
+def _draw(ax: Any, run: "Run", setting: int, metric: str, colour: Any,
+          show_seeds: bool) -> Any:  # fmt: skip
+    """Draw one run-and-setting curve on ``ax``; return its line, or None."""
+    members = [r for r, s in enumerate(run.runs) if s["setting"] == setting]
+    if metric not in run.metrics or run.steps.size == 0 or not members:
+        return None
+    weight = next((c["weight"] for c in run.curves if c["metric"] == metric), None)
+    weights = run.metrics[weight][members] if weight in run.metrics else None
+    curves = stats.smooth(run.metrics[metric][members], weights, _window(run))
+    shown = np.unique(np.linspace(0, run.steps.size - 1, MAX_POINTS).astype(np.int64))
+    x, curves = run.work[shown], curves[:, shown]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: no value yet
+        mean = np.nanmean(curves, axis=0)
+    lo, hi = stats.bootstrap_mean_band(curves)
+    if show_seeds:
+        for curve in curves:
+            ax.plot(x, curve, color=colour, alpha=0.3, linewidth=0.7)
+    ax.fill_between(x, lo, hi, color=colour, alpha=0.2, linewidth=0)
+    (line,) = ax.plot(x, mean, color=colour, linewidth=1.8)
+    return line

@@ -18,7 +18,6 @@ No JAX here: NumPy, and matplotlib and rich imported when first needed.
 import json
 import math
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,15 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from jaxrl import stats
+from jaxrl import plots, rundir, stats
 
 CONFIG_FILE, METRICS_FILE, RESULTS_FILE = "config.json", "metrics.jsonl", "results.json"
 REPORT_FILE, CURVES_FILE = "report.md", "learning_curves.png"
 SCHEMA_VERSION = 1
-SMOOTH_DIVISOR = 50  # curves: trailing mean over 2% of a run's steps,
-MIN_WINDOW = 5  # and over at least 5 steps
 FINAL_FRACTION = 0.1  # no results.json: final = mean over the last 10% (as PPO)
-MAX_POINTS = 400  # points drawn per curve
 
 
 @dataclass(frozen=True)
@@ -143,7 +139,7 @@ def load_run(run_dir: str | Path) -> Run:
     config = _read_json(path / CONFIG_FILE) if (path / CONFIG_FILE).is_file() else None
     steps, work, metrics = np.zeros(0, np.int64), np.zeros(0), {}
     if has_metrics:
-        steps, work, metrics = _read_metrics(path / METRICS_FILE)
+        steps, work, metrics = rundir.read_metrics(path / METRICS_FILE)
     run = Run(path, results, config, steps, work, metrics)
     run = replace(run, **_describe(results, config, steps, metrics))
     for name, values in (results or {}).get("final", {}).items():
@@ -211,49 +207,6 @@ def _read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"{path} does not hold a JSON object")
     return data
-
-
-def _read_metrics(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    lines = [
-        (i + 1, line)
-        for i, line in enumerate(path.read_text().splitlines())
-        if line.strip()
-    ]
-    records = []
-    for index, (number, line) in enumerate(lines):
-        try:
-            record = json.loads(line)
-            step, values = int(record["step"]), record["metrics"]
-            # NumPy reads "nan", "inf", "-inf" and null (None) as floats.
-            decoded = {k: np.asarray(v, np.float64) for k, v in values.items()}
-            work = float(np.asarray(record.get("work"), np.float64))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            if index == len(lines) - 1:
-                warnings.warn(
-                    f"{path}: ignoring line {number}, cut short (the run was "
-                    "killed while writing it?)",
-                    stacklevel=3,
-                )
-                break
-            raise ValueError(f"{path}, line {number}: not a metrics record") from None
-        if records and step <= records[-1][0]:
-            raise ValueError(
-                f"{path}, line {number}: step {step} does not follow "
-                f"step {records[-1][0]}"
-            )
-        records.append((step, work, decoded))
-    names = list(dict.fromkeys(name for _, _, row in records for name in row))
-    widths = {row[name].shape for _, _, row in records for name in row}
-    if len(widths) > 1 or any(len(shape) != 1 for shape in widths):
-        raise ValueError(f"{path}: metrics are not per-run lists of one length "
-                         f"(shapes {sorted(widths)})")  # fmt: skip
-    (num_runs,) = widths.pop() if widths else (0,)
-    metrics = {name: np.full((num_runs, len(records)), np.nan) for name in names}
-    for t, (_, _, row) in enumerate(records):
-        for name, values in row.items():
-            metrics[name][:, t] = values
-    steps = np.array([r[0] for r in records], np.int64)
-    return steps, np.array([r[1] for r in records], np.float64), metrics
 
 
 # --- the comparison table ------------------------------------------------------
@@ -458,7 +411,7 @@ def _write_report(out_dir: Path, runs: list[Run], labels: dict, table: str) -> N
     out_dir.mkdir(parents=True, exist_ok=True)
     for unit, figure in figures.items():
         group = [(k, run) for k, run in enumerate(runs) if run.work_unit == unit]
-        plot_curves(group, labels, figure)
+        plots.plot_curves(group, labels, figure)
     text = ["# Run comparison", "", table, ""]
     text += [
         f"![learning curves ({unit})]({figure.name})"
@@ -517,109 +470,5 @@ def plot_run(run_dir: str | Path) -> Path | None:
     if not _has_curves(run):
         return None
     path = run.path / CURVES_FILE
-    plot_curves([(0, run)], _labels([run]), path, overwrite=True)
+    plots.plot_curves([(0, run)], _labels([run]), path, overwrite=True)
     return path
-
-
-def plot_curves(group: list[tuple[int, Run]], labels: dict, path: Path,
-                overwrite: bool = False) -> None:  # fmt: skip
-    """One panel per curve metric; per run and setting, the mean over seeds
-    with a 95% bootstrap CI band of that mean.
-
-    Each seed's curve is smoothed first (:func:`jaxrl.stats.smooth`, over
-    the last 2%, at least 5, of the run's steps, weighted by the curve's
-    weight metric).
-
-    Args:
-        group: ``(index, run)`` pairs; the runs share a work unit.
-        labels: ``(index, setting) -> label``, as :func:`compare` makes them.
-        path: the PNG to write.
-        overwrite: replace ``path`` if it exists (else FileExistsError).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import EngFormatter
-
-    panels: dict[str, str] = {}
-    for _, run in group:
-        for c in run.curves:
-            if c["metric"] in run.metrics:
-                panels.setdefault(c["metric"], c.get("label") or c["metric"])
-    series = [(k, run, i) for k, run in group for i in range(len(run.settings))]
-    colours = plt.get_cmap("tab10" if len(series) <= 10 else "tab20")
-    cols = min(3, len(panels))
-    rows = -(-len(panels) // cols)
-    size = (max(7.0, 5.2 * cols), 3.8 * rows + 1.2)
-    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False,
-                             layout="constrained")  # fmt: skip
-    handles: dict[str, Any] = {}
-    for ax, (metric, label) in zip(axes.flat, panels.items(), strict=False):
-        for n, (k, run, i) in enumerate(series):
-            colour = colours(n % colours.N)
-            line = _draw(ax, run, i, metric, colour, show_seeds=len(series) == 1)
-            if line is not None:
-                handles.setdefault(labels[k, i], line)
-        lower = any(metric in run.lower_is_better for _, run in group)
-        ax.set_title(label + (" (lower is better)" if lower else ""))
-        ax.set_xlabel(f"{group[0][1].work_unit} per run")
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.set_visible(False)
-    ncols = 2 if len(handles) == 4 else min(3, len(handles))
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-               ncols=ncols, frameon=False)  # fmt: skip
-    fig.suptitle(_caption(group, series), fontsize=9.5)
-    try:
-        with open(path, "wb" if overwrite else "xb") as file:
-            fig.savefig(file, format="png", dpi=110)
-    finally:
-        plt.close(fig)
-
-
-def _caption(group: list[tuple[int, Run]], series: list) -> str:
-    seeds = sorted({len(run.runs) // len(run.settings) for _, run in group})
-    first = f"line: mean over {'/'.join(map(str, seeds))} seeds"
-    first += "; band: 95% bootstrap CI of that mean"
-    if len(series) == 1:
-        first += "; thin lines: single seeds"
-    windows = sorted({_window(run) for _, run in group})
-    steps = f"{windows[0]} step" + "s" * (windows[0] > 1)
-    if len(windows) > 1:
-        steps = f"2% (at least {MIN_WINDOW}) of its run's steps"
-    weights = sorted({c["weight"] for _, r in group for c in r.curves if c["weight"]})
-    second = f"each seed smoothed: trailing mean of the last {steps}"
-    if weights:
-        second += f", weighted by {', '.join(weights)}"
-    return f"{first}\n{second}"
-
-
-def _window(run: Run) -> int:
-    # At least a few steps, so that steps where no episode ended leave no gaps.
-    return max(min(MIN_WINDOW, run.steps.size), run.steps.size // SMOOTH_DIVISOR, 1)
-
-
-def _draw(ax: Any, run: Run, setting: int, metric: str, colour: Any,
-          show_seeds: bool) -> Any:  # fmt: skip
-    """Draw one run-and-setting curve on ``ax``; return its line, or None."""
-    members = [r for r, s in enumerate(run.runs) if s["setting"] == setting]
-    if metric not in run.metrics or run.steps.size == 0 or not members:
-        return None
-    weight = next((c["weight"] for c in run.curves if c["metric"] == metric), None)
-    weights = run.metrics[weight][members] if weight in run.metrics else None
-    curves = stats.smooth(run.metrics[metric][members], weights, _window(run))
-    shown = np.unique(np.linspace(0, run.steps.size - 1, MAX_POINTS).astype(np.int64))
-    x, curves = run.work[shown], curves[:, shown]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: no value yet
-        mean = np.nanmean(curves, axis=0)
-    lo, hi = stats.bootstrap_mean_band(curves)
-    if show_seeds:
-        for curve in curves:
-            ax.plot(x, curve, color=colour, alpha=0.3, linewidth=0.7)
-    ax.fill_between(x, lo, hi, color=colour, alpha=0.2, linewidth=0)
-    (line,) = ax.plot(x, mean, color=colour, linewidth=1.8)
-    return line

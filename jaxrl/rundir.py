@@ -22,6 +22,7 @@ import os
 import platform
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -161,34 +162,57 @@ def append_metrics(
         os.fsync(file.fileno())
 
 
-def read_metrics(path: Path, up_to_step: int | None = None) -> dict[str, np.ndarray]:
-    """Read ``metrics.jsonl`` back as ``{name: (R, T) array}``.
+def read_metrics(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Read ``metrics.jsonl`` back.
 
-    Lines after ``up_to_step`` are ignored, and so is a last line cut short
-    by a kill. Values come back exactly as they were computed.
+    A last line cut short by a kill is skipped with a warning; any other bad
+    line, or steps that do not increase, raise ``ValueError`` naming the line.
+    Values come back exactly as they were computed (as float64).
+
+    Returns:
+        ``(steps, work, metrics)``: ``(T,)`` int64 steps, ``(T,)`` float64
+        work per run, and ``{name: (R, T) float64}``.
     """
-    rows: dict[str, list] = {}
-    expected = 1
-    if not Path(path).exists():
-        return {}
-    with open(path) as file:
-        for line in file:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a line cut short by a kill
-            if up_to_step is not None and record["step"] > up_to_step:
+    lines = [
+        (i + 1, line)
+        for i, line in enumerate(path.read_text().splitlines())
+        if line.strip()
+    ]
+    records = []
+    for index, (number, line) in enumerate(lines):
+        try:
+            record = json.loads(line)
+            step, values = int(record["step"]), record["metrics"]
+            # NumPy reads "nan", "inf", "-inf" and null (None) as floats.
+            decoded = {k: np.asarray(v, np.float64) for k, v in values.items()}
+            work = float(np.asarray(record.get("work"), np.float64))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            if index == len(lines) - 1:
+                warnings.warn(
+                    f"{path}: ignoring line {number}, cut short (the run was "
+                    "killed while writing it?)",
+                    stacklevel=3,
+                )
                 break
-            if record["step"] != expected:
-                raise RunDirError(
-                    f"{path}: expected step {expected}, found {record['step']}"
-                )
-            expected += 1
-            for name, values in record["metrics"].items():
-                rows.setdefault(name, []).append(
-                    [float(v) if isinstance(v, str) else v for v in values]
-                )
-    return {name: np.asarray(values).T for name, values in rows.items()}
+            raise ValueError(f"{path}, line {number}: not a metrics record") from None
+        if records and step <= records[-1][0]:
+            raise ValueError(
+                f"{path}, line {number}: step {step} does not follow "
+                f"step {records[-1][0]}"
+            )
+        records.append((step, work, decoded))
+    names = list(dict.fromkeys(name for _, _, row in records for name in row))
+    widths = {row[name].shape for _, _, row in records for name in row}
+    if len(widths) > 1 or any(len(shape) != 1 for shape in widths):
+        raise ValueError(f"{path}: metrics are not per-run lists of one length "
+                         f"(shapes {sorted(widths)})")  # fmt: skip
+    (num_runs,) = widths.pop() if widths else (0,)
+    metrics = {name: np.full((num_runs, len(records)), np.nan) for name in names}
+    for t, (_, _, row) in enumerate(records):
+        for name, values in row.items():
+            metrics[name][:, t] = values
+    steps = np.array([r[0] for r in records], np.int64)
+    return steps, np.array([r[1] for r in records], np.float64), metrics
 
 
 def keep_metrics_up_to(path: Path, step: int) -> None:
