@@ -30,11 +30,32 @@ if _SCHEDULER_FLAG not in _os.environ.get("XLA_FLAGS", ""):
 
 __version__ = "0.1.0"
 
-from jaxrl import envs, registry  # envs: importing registers the environments
 from jaxrl.engine import RunInterrupted, RunResult, resume, run, sweep
-from jaxrl.gymnasium_adapter import to_gymnasium
 from jaxrl.program import Program, TrainOutput, scan_program
-from jaxrl.registry import make, register
+
+# WARN: gymnax runs JAX code when imported (gymnax 1.0.1 builds an array in
+# misc/frozen_lake.py), which starts a JAX backend; after that,
+# jax.distributed.initialize() and platform choices are refused. So the
+# environments, the registry and the gymnasium adapter (which import gymnax)
+# load on first use, and `import jaxrl` alone starts no backend.
+_LAZY = {
+    "envs": ("jaxrl.envs", None),
+    "registry": ("jaxrl.registry", None),
+    "make": ("jaxrl.registry", "make"),
+    "register": ("jaxrl.registry", "register"),
+    "to_gymnasium": ("jaxrl.gymnasium_adapter", "to_gymnasium"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'jaxrl' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attribute is None else getattr(module, attribute)
+
 
 __all__ = [
     "Program", "RunInterrupted", "RunResult", "TrainOutput", "__version__", "envs",

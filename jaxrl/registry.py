@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from gymnax import registration as gymnax_registration
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +36,18 @@ class EnvSpec:
 
 
 _SPECS: dict[str, EnvSpec] = {}
+
+
+def _gymnax_registration():
+    """gymnax's registry, and jaxrl's own environments registered.
+
+    Both load on first use: importing gymnax runs JAX code (see
+    ``jaxrl/__init__.py``).
+    """
+    import jaxrl.envs  # noqa: F401  (importing registers the environments)
+    from gymnax import registration
+
+    return registration
 _ALIASES: dict[str, str] = {}  # alias -> registered id
 
 
@@ -93,12 +104,13 @@ def register_alias(alias: str, env_id: str, *, overwrite: bool = False) -> None:
 
 def ids() -> list[str]:
     """Ids registered by jaxrl (and by the user), in registration order."""
+    _gymnax_registration()
     return list(_SPECS)
 
 
 def gymnax_ids() -> list[str]:
     """Ids that gymnax registers; ``make`` accepts these too."""
-    return list(gymnax_registration.registered_envs)
+    return list(_gymnax_registration().registered_envs)
 
 
 def canonical_id(env_id: str) -> str:
@@ -109,7 +121,8 @@ def canonical_id(env_id: str) -> str:
     """
     if not isinstance(env_id, str):
         raise TypeError(f"env_id must be a str, got {type(env_id).__name__}")
-    if env_id in _SPECS or env_id in gymnax_registration._registry:
+    gymnax_envs = _gymnax_registration()._registry
+    if env_id in _SPECS or env_id in gymnax_envs:
         return env_id
     if env_id in _ALIASES:
         return _ALIASES[env_id]
@@ -146,7 +159,7 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
     if env_id in _SPECS:
         spec = _SPECS[env_id]
     else:
-        spec = EnvSpec(env_id, gymnax_registration._registry[env_id], {})
+        spec = EnvSpec(env_id, _gymnax_registration()._registry[env_id], {})
     init_kwargs, param_kwargs, options = _split_kwargs(spec, kwargs)
     env = spec.factory(**{**spec.kwargs, **init_kwargs})
     if options:

@@ -86,3 +86,23 @@ def test_make_runs_no_jax_computation():
     assert result["blamed"] == [], "JAX work while making envs:\n" + "\n".join(
         result["blamed"]
     )
+
+
+def test_import_jaxrl_starts_no_backend():
+    """``import jaxrl`` (the engine, programs, the algorithm registry) leaves
+    the backend alone, so ``jax.distributed.initialize()`` can follow it;
+    environments load, and gymnax with them, on first use."""
+    code = textwrap.dedent(
+        """
+        import jaxrl
+        from jax._src import xla_bridge
+        from jaxrl import algorithms, engine, program, rundir  # noqa: F401
+        assert not xla_bridge.backends_are_initialized(), "backend started"
+        jaxrl.make("Empty-5x5")
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
