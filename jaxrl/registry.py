@@ -44,10 +44,13 @@ def _gymnax_registration():
     Both load on first use: importing gymnax runs JAX code (see
     ``jaxrl/__init__.py``).
     """
-    import jaxrl.envs  # noqa: F401  (importing registers the environments)
     from gymnax import registration
 
+    import jaxrl.envs  # noqa: F401  (importing registers the environments)
+
     return registration
+
+
 _ALIASES: dict[str, str] = {}  # alias -> registered id
 
 
