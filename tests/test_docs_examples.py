@@ -1,22 +1,34 @@
-"""The README's Python example runs as written (with a smaller budget)."""
+"""The README's Python examples run as written (with a smaller budget)."""
 
 import re
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FULL_BUDGET = "ppo.Config(total_steps=100_000)"
-SMALL_BUDGET = "ppo.Config(total_steps=2_048, num_envs=4, num_steps=64)"
+SMALL_BUDGET = "ppo.Config(total_steps=512, num_envs=4, num_steps=64)"
+
+
+def _blocks() -> list[str]:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 2, "README lost its python examples"
+    for code in blocks[:2]:
+        assert FULL_BUDGET in code, "the README example changed; update this test"
+    return [code.replace(FULL_BUDGET, SMALL_BUDGET) for code in blocks]
 
 
 def test_readme_notebook_example_runs():
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks, "README has no python example"
-    code = blocks[0]
-    assert FULL_BUDGET in code, "the README example changed; update this test"
     namespace = {}
-    exec(
-        compile(code.replace(FULL_BUDGET, SMALL_BUDGET), str(README), "exec"), namespace
-    )
+    exec(compile(_blocks()[0], str(README), "exec"), namespace)
     out = namespace["out"]
     assert out.metrics.episode_return.shape[:2] == (3, 8)
     assert namespace["seed_3"].metrics.episode_return.ndim == 1
+
+
+def test_readme_engine_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(_blocks()[1], str(README), "exec"), namespace)
+    assert namespace["result"].final["episode_return"].shape == (4,)
+    assert namespace["step"] == 2  # 512 steps / 256 per update
+    assert len(namespace["grid"].results["runs"]) == 8
+    assert (tmp_path / "runs" / "doorkey-lr" / "results.json").is_file()
