@@ -190,13 +190,15 @@ def _report(args) -> int:
 def _add_render_parser(commands) -> None:
     render = commands.add_parser(
         "render",
-        help="write a GIF of one gridworld episode",
+        help="write a GIF of one episode of an environment that draws itself",
         description="Play one episode (random actions, or a PPO checkpoint's "
-        "policy) and write it as a GIF, the agent's view highlighted as in "
-        "Farama MiniGrid.",
+        "policy) and write it as a GIF. Any environment with a "
+        "`render_rgb(state, params, tile_size)` method works (the gridworlds "
+        "highlight the agent's view, as Farama MiniGrid does).",
     )
-    render.add_argument("--env", default=None,
+    render.add_argument("env_id", nargs="?", default=None, metavar="ENV",
                         help="environment id (default: the checkpoint's)")  # fmt: skip
+    render.add_argument("--env", default=None, help="the same as ENV")
     render.add_argument("--policy", choices=("random", "checkpoint"),
                         default="random",
                         help="who acts (default: %(default)s)")  # fmt: skip
@@ -224,10 +226,12 @@ def _render_episode(args) -> int:
     import jax
 
     import jaxrl
-    from jaxrl.envs.gridworld import MiniGridEnv, episode_video, render
+    from jaxrl.envs.gridworld import episode_video
 
+    if args.env_id and args.env and args.env_id != args.env:
+        raise ValueError(f"ENV {args.env_id!r} and --env {args.env!r} disagree")
+    args.env = args.env_id or args.env
     out = _new_gif_path(args.out)
-    render.check_tile_size(args.tile_size)
     if not 0 < args.fps <= 50:
         # GIF delays are in 1/100 s, and viewers slow delays under 2/100 s down
         raise ValueError(f"--fps must be in (0, 50], got {args.fps}")
@@ -243,11 +247,14 @@ def _render_episode(args) -> int:
             raise ValueError("--env is required with --policy random")
         env_id = args.env
     env, env_params = jaxrl.make(env_id)
-    if not isinstance(env, MiniGridEnv):
+    if not callable(getattr(env, "render_rgb", None)):
         raise ValueError(
-            f"jaxrl render draws gridworld environments only; {env_id!r} is a "
-            f"{type(env).__name__}"
+            f"{env_id!r} ({type(env).__name__}) cannot draw itself: jaxrl render "
+            "needs an environment with render_rgb(state, params, tile_size)"
         )
+    # tracing one picture checks --tile-size before anything runs
+    state = jax.eval_shape(env.reset, jax.random.key(0), env_params)[1]
+    jax.eval_shape(lambda s: env.render_rgb(s, env_params, args.tile_size), state)
     if args.policy == "checkpoint":
         act = _checkpoint_policy(run_dir, run_config, env, env_params, args.greedy)
     else:

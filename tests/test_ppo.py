@@ -134,9 +134,7 @@ def test_next_values_equal_a_full_pass_over_final_observations():
     runner = T.RunnerState(
         net_params, None, env_state, obs, jax.random.key(2), jnp.int32(0)
     )
-    runner, rollout = jax.lax.scan(
-        lambda r, _: T._env_step(setup, r), runner, length=config.num_steps
-    )
+    runner, rollout = T._collect(setup, runner)
     truncated = rollout.done & ~rollout.terminated
     assert int(truncated.sum()) > config.num_envs
     cheap = jax.jit(lambda r, ro: T._next_values(setup, r, ro))(runner, rollout)

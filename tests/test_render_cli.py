@@ -35,7 +35,7 @@ def _render(tmp_path, *flags):
 
 
 def test_random_episode_gif_has_one_frame_per_step(tmp_path, capsys):
-    code, out = _render(tmp_path, "--env", "DoorKey-5x5", "--max-steps", "6")
+    code, out = _render(tmp_path, "DoorKey-5x5", "--max-steps", "6")
     assert code == 0
     printed = capsys.readouterr().out
     assert str(out) in printed and "episode length 6" in printed
@@ -106,7 +106,8 @@ def test_checkpoint_needs_the_same_interface():
     "flags,message",
     [
         (["--env", "NoSuchEnv-v9"], "Unknown environment id"),
-        (["--env", "CartPole-v1"], "gridworld environments only"),
+        (["--env", "CartPole-v1"], "cannot draw itself"),
+        (["CartPole-v1", "--env", "Empty-5x5"], "disagree"),
         (["--policy", "checkpoint", "--checkpoint", "missing"], "no checkpoint in"),
         (["--policy", "checkpoint"], "needs --checkpoint"),
         (["--env", "DoorKey-5x5", "--checkpoint", "run"], "needs --policy checkpoint"),

@@ -20,6 +20,7 @@ from jaxrl.algos.ppo.config import Config, HParams
 from jaxrl.algos.ppo.losses import LossInfo, gae, ppo_loss
 from jaxrl.algos.ppo.networks import ActorCritic, categorical_log_prob, make_network
 from jaxrl.program import Curve, Program, TrainOutput, all_finite, scan_program
+from jaxrl.rollout import reset_batch, rollout
 from jaxrl.wrappers import EpisodeStatistics, EpisodeStats
 
 
@@ -191,10 +192,7 @@ def _reports_success(setup: _Setup) -> bool:
 def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> RunnerState:
     config = setup.config
     key, k_init, k_reset = jax.random.split(key, 3)
-    reset_keys = jax.random.split(k_reset, config.num_envs)
-    obs, env_state = jax.vmap(setup.env.reset, in_axes=(0, None))(
-        reset_keys, setup.env_params
-    )
+    obs, env_state = reset_batch(setup.env, setup.env_params, k_reset, config.num_envs)
     params = setup.network.init(k_init, obs)
     optimizer = make_optimizer(config, hparams)
     return RunnerState(
@@ -224,9 +222,7 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
     """One PPO update: a rollout, GAE, then minibatch epochs."""
     config = setup.config
     optimizer = make_optimizer(config, hparams)
-    runner, rollout = jax.lax.scan(
-        lambda r, _: _env_step(setup, r), runner, length=config.num_steps
-    )
+    runner, rollout = _collect(setup, runner)
     next_value = _next_values(setup, runner, rollout)
     per_env = (1, 1, 1, 1, 1, None, None)
     advantages, targets = jax.vmap(gae, in_axes=per_env, out_axes=1)(
@@ -283,25 +279,30 @@ def _next_values(setup: _Setup, runner: RunnerState, rollout: Transition):
     return values.reshape(config.num_steps, config.num_envs)
 
 
-def _env_step(setup: _Setup, runner: RunnerState):
-    """Act in every environment once; returns the new runner and a Transition."""
-    key, k_action, k_step = jax.random.split(runner.key, 3)
-    logits, value = setup.network.apply(runner.params, runner.obs)
-    action = jax.random.categorical(k_action, logits).astype(jnp.int32)
-    step_keys = jax.random.split(k_step, setup.config.num_envs)
-    obs, env_state, reward, terminated, truncated, info = jax.vmap(
-        setup.env.step, in_axes=(0, 0, 0, None)
-    )(step_keys, runner.env_state, action, setup.env_params)
+def _collect(setup: _Setup, runner: RunnerState) -> tuple[RunnerState, Transition]:
+    """A rollout of ``num_steps`` in every environment with the current policy
+    (:func:`jaxrl.rollout.rollout`); the Transition's leaves are ``(T, B, ...)``."""
+
+    def policy(key, obs):
+        logits, value = setup.network.apply(runner.params, obs)
+        action = jax.random.categorical(key, logits).astype(jnp.int32)
+        return action, (categorical_log_prob(logits, action), value)
+
+    carry = (runner.env_state, runner.obs, runner.key)
+    (env_state, obs, key), steps = rollout(
+        setup.env, setup.env_params, policy, carry, setup.config.num_steps
+    )
+    log_prob, value = steps.extras
     transition = Transition(
-        obs=runner.obs,
-        action=action,
-        log_prob=categorical_log_prob(logits, action),
+        obs=steps.obs,
+        action=steps.action,
+        log_prob=log_prob,
         value=value,
-        reward=reward.astype(jnp.float32),
-        terminated=terminated,
-        done=jnp.logical_or(terminated, truncated),
-        final_obs=info["final_observation"],
-        episode=info["episode"],
+        reward=steps.reward.astype(jnp.float32),
+        terminated=steps.terminated,
+        done=jnp.logical_or(steps.terminated, steps.truncated),
+        final_obs=steps.info["final_observation"],
+        episode=steps.info["episode"],
     )
     return runner.replace(env_state=env_state, obs=obs, key=key), transition
 

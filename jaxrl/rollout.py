@@ -1,0 +1,72 @@
+"""Rolling a policy through a batch of any gymnax environment, in ``lax.scan``.
+
+One function for every algorithm that steps environments: PPO collects its
+rollouts with it, policy-search tasks evaluate genotypes with it, and the
+benchmarks drive random policies with it. Environments auto-reset on the same
+step (the gymnax contract), so a rollout of ``T`` steps may span several
+episodes per environment.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+
+
+class RolloutStep(NamedTuple):
+    """One step of every environment; leaves ``(B, ...)``, or ``(T, B, ...)``
+    once :func:`rollout` stacks them."""
+
+    obs: Any  # the observation acted on
+    action: jax.Array
+    reward: jax.Array  # float32
+    terminated: jax.Array  # bool
+    truncated: jax.Array  # bool
+    info: dict  # the environment's info (final_observation, ...)
+    extras: Any  # what the policy returned beside the action
+
+
+Policy = Callable[[jax.Array, Any], tuple[jax.Array, Any]]
+
+
+def reset_batch(env, env_params, key: jax.Array, num_envs: int) -> tuple[Any, Any]:
+    """``(obs, env_state)`` of ``num_envs`` fresh episodes, leaves ``(B, ...)``."""
+    keys = jax.random.split(key, num_envs)
+    return jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
+
+
+def rollout(
+    env,
+    env_params,
+    policy: Policy,
+    carry: tuple[Any, Any, jax.Array],
+    num_steps: int,
+) -> tuple[tuple[Any, Any, jax.Array], RolloutStep]:
+    """Step a batch of environments ``num_steps`` times with ``policy``.
+
+    Args:
+        env: a gymnax-style environment (its ``step`` auto-resets).
+        env_params: its params, shared by the batch.
+        policy: ``(key, obs) -> (action, extras)`` on the batch: obs leaves
+            ``(B, ...)``, action ``(B, ...)``; ``extras`` is any pytree
+            (log-probabilities, values) stored with each step.
+        carry: ``(env_state, obs, key)``, leaves ``(B, ...)`` but the key.
+        num_steps: ``T``, static.
+
+    Returns:
+        ``(carry, steps)``: the carry after the last step, and a
+        :class:`RolloutStep` with leaves ``(T, B, ...)``.
+    """
+
+    def one_step(carry, _):
+        env_state, obs, key = carry
+        key, k_action, k_step = jax.random.split(key, 3)
+        action, extras = policy(k_action, obs)
+        step_keys = jax.random.split(k_step, action.shape[0])
+        next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
+            env.step, in_axes=(0, 0, 0, None)
+        )(step_keys, env_state, action, env_params)
+        step = RolloutStep(obs, action, reward, terminated, truncated, info, extras)
+        return (env_state, next_obs, key), step
+
+    return jax.lax.scan(one_step, carry, length=num_steps)
