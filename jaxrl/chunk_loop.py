@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import rundir
+from jaxrl import distributed, rundir
 from jaxrl.program import flatten_metrics
 from jaxrl.progress import RunProgress, headline
 
@@ -74,7 +74,7 @@ class ChunkLoop:
             description=program.description.get("algorithm", "run"),
             done_work=step * program.work_per_step,
         ) as bar:
-            while step < program.num_steps and not stop:
+            while step < program.num_steps and not _agreed_stop(stop):
                 state, metrics, healthy = self.compiled.chunk(
                     state, self.compiled.hparams, jnp.int32(step)
                 )
@@ -123,13 +123,15 @@ class ChunkLoop:
 
     def _record(self, first: int, metrics: dict, healthy: np.ndarray) -> None:
         session = self.session
-        if session.run_dir is not None:
+        if session.writes_files:
             rundir.append_metrics(
                 session.run_dir / rundir.METRICS_FILE,
                 first + 1,
                 session.program.work_per_step,
                 metrics,
             )
+        if session.scalars is not None:
+            session.scalars.write(first + 1, session.program.work_per_step, metrics)
         self.chunks.append(metrics)
         runs = session.layout.runs()
         for r in np.flatnonzero(~np.asarray(healthy)):
@@ -200,11 +202,11 @@ class ChunkLoop:
             checkpoint_s=self.checkpoint_s,
             error=error,
         )
-        if session.run_dir is not None:
+        if session.writes_files:
             rundir.write_json(session.run_dir / rundir.RESULTS_FILE, results)
         if status != "failed":
             results_lib.print_table(session.console, results, session.layout)
-            if session.run_dir is not None and history:
+            if session.writes_files and history:
                 _plot(session, results)
         if (
             state is not None
@@ -212,6 +214,15 @@ class ChunkLoop:
         ):
             state = jax.tree.map(lambda x: x[: compiled.placement.num_runs], state)
         return RunResult(state, history, final, results, session.run_dir)
+
+
+def _agreed_stop(stop: list) -> bool:
+    """Whether to stop before the next chunk: in a multi-process run, every
+    process stops at the same chunk boundary once any was asked to (one that
+    went on alone would wait for the others forever)."""
+    if distributed.any_process(bool(stop)) and not stop:
+        stop.append(None)  # asked in another process
+    return bool(stop)
 
 
 def _concat(chunks: list[dict]) -> dict[str, np.ndarray]:

@@ -24,8 +24,16 @@ _EXIT_REFUSED, _EXIT_INTERRUPTED = 2, 130
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxrl`` script; returns the exit status."""
     from jaxrl.checkpoint import CheckpointError
+    from jaxrl.distributed import initialize_from_env
     from jaxrl.engine import RunInterrupted
 
+    try:
+        # JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID: join the
+        # other processes first; building the parser starts a JAX backend
+        initialize_from_env()
+    except ValueError as error:
+        _CONSOLE.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+        return _EXIT_REFUSED
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -108,6 +116,10 @@ def _add_train_parser(algos, algorithm) -> None:
                      "(default: 10)")  # fmt: skip
     run.add_argument("--keep-checkpoints", type=int, default=3,
                      help="newest checkpoints kept (default: 3)")  # fmt: skip
+    run.add_argument(
+        "--tensorboard", action="store_true",
+        help="also write TensorBoard event files into RUN_DIR/tensorboard",
+    )  # fmt: skip
     add_dataclass_flags(parser, algorithm.config_type, "config (static: shapes "
                         "and loop lengths)")  # fmt: skip
     add_dataclass_flags(parser, algorithm.hparams_type, "hyperparameters "
@@ -144,6 +156,7 @@ def _train(args) -> int:
         out=out, chunk_steps=args.chunk_steps,
         checkpoint_every=args.checkpoint_every,
         keep_checkpoints=args.keep_checkpoints, progress=not args.no_progress,
+        tensorboard=args.tensorboard,
         console=_CONSOLE, check_hparams=algorithm.check_hparams,
         replace_existing=args.overwrite,
     )  # fmt: skip
@@ -157,6 +170,13 @@ def _run_dir_path(out: str | None, algorithm: str, target: str,
     from jaxrl import rundir
 
     if out is None:
+        import jax
+
+        if jax.process_count() > 1:  # each host would stamp its own name
+            raise ValueError(
+                "a run over several processes needs --out: the same directory "
+                "for every process, on a filesystem that all of them see"
+            )
         import datetime
 
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 from rich.console import Console
 
-from jaxrl import checkpoint, rundir
+from jaxrl import checkpoint, distributed, rundir
 from jaxrl.chunk_loop import ChunkLoop, RunResult, stop_requests
 from jaxrl.compiled import Compiled, compile_program, init_from_raw
 from jaxrl.layout import RunLayout, make_layout
@@ -52,6 +52,7 @@ class Schedule:
     chunk_steps: int  # steps per compiled call
     checkpoint_every: int  # chunks between checkpoints; 0: only the last
     keep_checkpoints: int  # newest checkpoints kept
+    tensorboard: bool = False  # also write TensorBoard event files
 
     def __post_init__(self):
         for name, low in (
@@ -85,6 +86,7 @@ def run(
     chunk_steps: int | None = None,
     checkpoint_every: int = 10,
     keep_checkpoints: int = 3,
+    tensorboard: bool = False,
     progress: bool = True,
     console: Console | None = None,
     check_hparams=None,
@@ -103,6 +105,7 @@ def run(
         chunk_steps: steps per compiled call (default: about 1/50 of the run).
         checkpoint_every: chunks between checkpoints (0: only at the end).
         keep_checkpoints: how many of the newest checkpoints are kept.
+        tensorboard: also write TensorBoard event files (needs tensorboardX).
         progress: draw a live progress bar (else a line per tenth of the run).
         console: where to print (a ``rich.console.Console``).
         check_hparams: ``hparams -> None`` raising ``ValueError`` on values
@@ -123,13 +126,24 @@ def run(
         default_chunk_steps(program.num_steps) if chunk_steps is None else chunk_steps,
         checkpoint_every,
         keep_checkpoints,
+        tensorboard,
     )
     _check_settings(layout, hparams, check_hparams)
-    run_dir = rundir.create(out, replace_existing) if out is not None else None
+    if tensorboard:
+        if out is None:
+            raise ValueError("tensorboard=True needs a run directory (out=...)")
+        from jaxrl import tensorboard as tensorboard_log
+
+        tensorboard_log.check_available()
+    run_dir = None
+    if out is not None:
+        # process 0 makes it; in a multi-process run the others wait for that
+        distributed.on_main_process(lambda: rundir.create(out, replace_existing))
+        run_dir = Path(out)
     session = _Session(
         program, layout, hparams, schedule, run_dir, console or Console(), progress
     )
-    if run_dir is not None:
+    if session.writes_files:
         rundir.write_json(run_dir / rundir.CONFIG_FILE, session.config_json())
     return session.go(resume=False)
 
@@ -270,6 +284,14 @@ class _Session:
         self.program, self.layout, self.hparams = program, layout, hparams
         self.schedule, self.run_dir = schedule, run_dir
         self.console, self.live = console, progress
+        # every process saves checkpoints (orbax coordinates them); process 0
+        # alone writes the other files of the run directory
+        self.writes_files = run_dir is not None and distributed.is_main_process()
+        self.scalars = None
+        if self.writes_files and schedule.tensorboard:
+            from jaxrl.tensorboard import ScalarLog
+
+            self.scalars = ScalarLog(run_dir, layout)
         self.checkpoints = None
         if run_dir is not None:
             self.checkpoints = checkpoint.Checkpoints(
@@ -345,7 +367,7 @@ class _Session:
             + (f", run directory {self.run_dir}" if self.run_dir else ""),
             highlight=False,
         )
-        if self.run_dir is not None and not resume:
+        if self.writes_files and not resume:
             rundir.write_json(self.run_dir / rundir.RESULTS_FILE, self.running_json())
         with self.console.status("compiling (one program for every run)..."):
             compiled = compile_program(
@@ -367,6 +389,9 @@ class _Session:
                     error=repr(error),
                 )
             raise
+        finally:
+            if self.scalars is not None:
+                self.scalars.close()
         if self.checkpoints is not None:
             self.checkpoints.wait()
         status = loop.status(stop)
@@ -386,7 +411,10 @@ class _Session:
         fresh = compiled.init(compiled.key_data, compiled.hparams)
         if not resume or not self.checkpoints.steps():
             if resume:
-                rundir.keep_metrics_up_to(self.run_dir / rundir.METRICS_FILE, 0)
+                metrics_path = self.run_dir / rundir.METRICS_FILE
+                distributed.on_main_process(
+                    lambda: rundir.keep_metrics_up_to(metrics_path, 0)
+                )
             return fresh, 0, [], {}, 0.0
         like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), fresh)
         restore_like = jax.tree.map(_trim_runs(compiled.placement), like)
@@ -395,7 +423,10 @@ class _Session:
             self.console.print(f"[yellow]skipped[/] {line}", highlight=False)
         self.console.print(f"resuming from the checkpoint of step {step}")
         metrics_path = self.run_dir / rundir.METRICS_FILE
-        rundir.keep_metrics_up_to(metrics_path, step)
+        # every process reads the file once process 0 has cut it to ``step``
+        distributed.on_main_process(
+            lambda: rundir.keep_metrics_up_to(metrics_path, step)
+        )
         steps, _, history = rundir.read_metrics(metrics_path)
         if not np.array_equal(steps, np.arange(1, step + 1)):
             raise rundir.RunDirError(

@@ -306,3 +306,31 @@ def test_sharded_over_four_devices_equals_one_device(tmp_path):
     alone = _run(sweep={"decay": [0.5, 0.9]})
     for name, values in alone.history.items():
         np.testing.assert_array_equal(np.asarray(sharded[name]), values, err_msg=name)
+
+
+def _read_events(path: Path) -> dict[str, list[tuple[float, float]]]:
+    """Scalars of a TFRecord event file: 8-byte length, 4-byte CRC, the
+    record, 4-byte CRC."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    data, scalars, at = path.read_bytes(), {}, 0
+    while at < len(data):
+        (length,) = struct.unpack("<Q", data[at : at + 8])
+        event = event_pb2.Event.FromString(data[at + 12 : at + 12 + length])
+        at += 16 + length
+        for value in event.summary.value:
+            scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return scalars
+
+
+def test_tensorboard_event_files(tmp_path):
+    out = tmp_path / "run"
+    result = _run(out=out, tensorboard=True, sweep={"decay": [0.5, 0.9]}, seeds=2)
+    (events,) = (out / "tensorboard").iterdir()
+    scalars = _read_events(events)
+    norms = scalars["decay_0.9/norm"]  # TensorBoard tags turn "=" into "_"
+    assert [step for step, _ in norms] == [10 * k for k in range(1, 13)]
+    expected = result.history["norm"][2:4].mean(axis=0)
+    np.testing.assert_allclose([v for _, v in norms], expected, rtol=1e-6)
