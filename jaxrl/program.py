@@ -49,6 +49,9 @@ class Program:
         lower_is_better: final metrics where lower is better.
         is_healthy: ``state -> () bool``, False once a run has diverged;
             default: every floating leaf of the state is finite.
+        check_hparams: ``hparams -> None`` raising ``ValueError`` naming a
+            field out of range; ``jaxrl.run`` calls it on every setting before
+            compiling.
         description: JSON-ready facts naming the run (algorithm, target,
             config), written into ``config.json`` and checked on resume.
     """
@@ -63,6 +66,7 @@ class Program:
     curves: tuple[Curve, ...] = ()
     lower_is_better: tuple[str, ...] = ()
     is_healthy: Callable[[Any], jax.Array] | None = None
+    check_hparams: Callable[[Any], None] | None = None
     description: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -104,6 +108,37 @@ def scan_program(program: Program) -> Callable[[jax.Array, Any], TrainOutput]:
         return TrainOutput(state=state, metrics=metrics)
 
     return train
+
+
+def check_field_types(config: Any) -> None:
+    """Raise ``ValueError`` for a dataclass field whose value is not of its
+    annotated type (``bool``, ``int``, ``float`` or ``str``).
+
+    ``bool`` is not accepted for ``int`` or ``float`` (nor ``int`` for
+    ``bool``), so ``"false"`` or ``1`` never silently become a switch; an
+    ``int`` is accepted for a ``float``.
+    """
+    hints = {f.name: f.type for f in dataclasses.fields(config)}
+    for name, kind in hints.items():
+        kind = {"bool": bool, "int": int, "float": float, "str": str}.get(kind, kind)
+        value = getattr(config, name)
+        if kind is bool:
+            ok = isinstance(value, bool | np.bool_)
+        elif kind is int:
+            ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, int | float | np.integer | np.floating)
+            ok = ok and not isinstance(value, bool)
+        elif kind is str:
+            ok = isinstance(value, str)
+        else:
+            continue
+        if not ok:
+            article = "an" if kind is int else "a"
+            raise ValueError(
+                f"{type(config).__name__}.{name} must be {article} {kind.__name__}, "
+                f"got {type(value).__name__} {value!r}"
+            )
 
 
 def all_finite(tree: Any) -> jax.Array:

@@ -103,6 +103,20 @@ def test_config_errors_name_the_field():
         ppo.Config(num_envs=3, num_steps=5, num_minibatches=2)
     with pytest.raises(ValueError, match="HParams.gamma"):
         ppo.check_hparams(ppo.HParams(gamma=1.5))
+    with pytest.raises(ValueError, match="Config.anneal_lr must be a bool, got str"):
+        ppo.Config(anneal_lr="false")
+    with pytest.raises(ValueError, match="Config.num_envs must be an int, got bool"):
+        ppo.Config(num_envs=True)
+
+
+def test_bad_hparams_are_refused_on_the_python_api_too():
+    env, params = jaxrl.make("Empty-5x5")
+    train = ppo.make_train(SMALL, env, params)
+    with pytest.raises(ValueError, match="HParams.lr"):
+        train(jax.random.key(0), ppo.HParams(lr=float("nan")))
+    program = ppo.make_program(SMALL, env, params)
+    with pytest.raises(ValueError, match="HParams.lr.*sweep setting"):
+        jaxrl.sweep(program, ppo.HParams(), {"lr": [1e-3, 1e30, -1.0]}, seeds=1)
 
 
 @pytest.mark.slow

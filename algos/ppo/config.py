@@ -7,6 +7,8 @@ import jax
 import numpy as np
 from flax import struct
 
+from jaxrl.program import check_field_types
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -29,6 +31,7 @@ class Config:
     final_fraction: float = 0.1  # share of updates whose episodes give "final"
 
     def __post_init__(self):
+        check_field_types(self)
         positive = (
             "total_steps", "num_envs", "num_steps", "num_minibatches",
             "update_epochs", "hidden_size", "embed_dim",

@@ -16,7 +16,7 @@ import optax
 from flax import struct
 from gymnax.environments import spaces
 
-from jaxrl.algos.ppo.config import Config, HParams
+from jaxrl.algos.ppo.config import Config, HParams, check_hparams
 from jaxrl.algos.ppo.losses import LossInfo, gae, ppo_loss
 from jaxrl.algos.ppo.networks import ActorCritic, categorical_log_prob, make_network
 from jaxrl.program import Curve, Program, TrainOutput, all_finite, scan_program
@@ -125,6 +125,7 @@ def make_program(
         primary="episode_return",
         curves=tuple(curves),
         is_healthy=lambda runner: all_finite((runner.params, runner.opt_state)),
+        check_hparams=check_hparams,
         description={
             "algorithm": "ppo",
             "target": target or getattr(env, "name", type(env).__name__),
@@ -145,7 +146,9 @@ def make_train(config: Config, env, env_params=None):
     train_program = scan_program(make_program(config, env, env_params))
 
     def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
-        return train_program(key, HParams() if hparams is None else hparams)
+        hparams = HParams() if hparams is None else hparams
+        check_hparams(hparams)  # concrete values only; traced ones pass through
+        return train_program(key, hparams)
 
     return train
 
