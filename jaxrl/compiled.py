@@ -37,17 +37,25 @@ def compile_program(
     placement = place_runs(layout.num_runs)
     hparams = placement.put(layout.batched_hparams(hparams))
     key_data = placement.put(layout.key_data())
+    # WARN: left to itself, XLA may give a state leaf another sharding on the
+    # way out than the one it was compiled for on the way in (PPO's zero
+    # biases came out replicated), and the next chunk call refuses it; so
+    # every output, whose leading axis is the run axis, is split over "runs".
+    split = {} if placement.sharding is None else {"out_shardings": placement.sharding}
     start = time.perf_counter()
-    init = jax.jit(jax.vmap(init_from_raw(program))).lower(key_data, hparams)
+    init = jax.jit(jax.vmap(init_from_raw(program)), **split)
+    init = init.lower(key_data, hparams)
     like = init.out_info
     init = init.compile()
-    chunk = jax.jit(chunk_function(program, chunk_steps), donate_argnums=0)
+    chunk = jax.jit(chunk_function(program, chunk_steps), donate_argnums=0, **split)
     chunk = chunk.lower(like, hparams, jnp.int32(0))
     dtypes = {k: v.dtype for k, v in flatten_metrics(chunk.out_info[1]).items()}
+    compiled_chunk = chunk.compile()
+    check_memory(compiled_chunk, placement)
     return Compiled(
         placement,
         init,
-        chunk.compile(),
+        compiled_chunk,
         hparams,
         key_data,
         time.perf_counter() - start,
@@ -94,3 +102,44 @@ def chunk_function(program: Program, chunk_steps: int):
 def _zeros_like_metrics(program: Program, state, hparams):
     shapes = jax.eval_shape(program.step, state, hparams)[1]
     return jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+
+def check_memory(compiled: Any, placement: RunPlacement) -> None:
+    """Refuse a run whose chunk needs more memory than a device has free.
+
+    The need is XLA's own account of the compiled chunk (arguments, outputs
+    not aliased to them, temporaries) per device; the free memory is the
+    device's ``bytes_limit`` less what is in use, or on CPU the host's
+    available memory.
+
+    Raises:
+        ValueError: with the estimate and the limit.
+    """
+    try:
+        stats = compiled.memory_analysis()
+    except (NotImplementedError, RuntimeError, AttributeError):
+        return
+    if stats is None:
+        return
+    need = (
+        stats.argument_size_in_bytes
+        + stats.output_size_in_bytes
+        - stats.alias_size_in_bytes
+        + stats.temp_size_in_bytes
+    )
+    device = jax.local_devices()[0]
+    device_stats = device.memory_stats() or {}
+    if "bytes_limit" in device_stats:
+        free = device_stats["bytes_limit"] - device_stats.get("bytes_in_use", 0)
+        where = f"{device.platform} device {device.id}"
+    else:
+        import psutil
+
+        free, where = psutil.virtual_memory().available, "host (CPU device)"
+    if need > free:
+        raise ValueError(
+            f"the run needs about {need / 2**30:.2f} GiB on the {where} for "
+            f"{placement.padded_runs} runs but {free / 2**30:.2f} GiB are free; "
+            "use fewer seeds or settings, fewer environments, or smaller "
+            "networks"
+        )

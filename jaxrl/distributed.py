@@ -50,7 +50,8 @@ def initialize_from_env() -> bool:
         return False
     if jax.distributed.is_initialized():
         return False
-    missing = [name for name in (ENV_ADDRESS, ENV_NUM, ENV_ID) if not os.environ.get(name)]
+    names = (ENV_ADDRESS, ENV_NUM, ENV_ID)
+    missing = [name for name in names if not os.environ.get(name)]
     if missing:
         raise ValueError(
             f"a multi-process run needs {ENV_ADDRESS}, {ENV_NUM} and {ENV_ID}; "

@@ -128,7 +128,7 @@ def run(
         keep_checkpoints,
         tensorboard,
     )
-    _check_settings(layout, hparams, check_hparams)
+    _check_settings(layout, hparams, check_hparams or program.check_hparams)
     if tensorboard:
         if out is None:
             raise ValueError("tensorboard=True needs a run directory (out=...)")
@@ -361,8 +361,13 @@ class _Session:
         self.console.print(
             f"{label} [bold]{program.description.get('algorithm', 'program')}[/] on "
             f"[bold]{program.description.get('target', '?')}[/]: "
-            f"{len(layout.seeds)} seeds x {len(layout.settings)} settings x "
-            f"{program.num_steps * program.work_per_step:,} {program.work_unit}, "
+            f"{len(layout.seeds)} seeds"
+            + (
+                f" x {len(layout.settings)} settings"
+                if len(layout.settings) > 1
+                else ""
+            )
+            + f" x {program.num_steps * program.work_per_step:,} {program.work_unit}, "
             f"{len(jax.devices())} {jax.devices()[0].platform} device(s)"
             + (f", run directory {self.run_dir}" if self.run_dir else ""),
             highlight=False,

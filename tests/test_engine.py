@@ -334,3 +334,16 @@ def test_tensorboard_event_files(tmp_path):
     assert [step for step, _ in norms] == [10 * k for k in range(1, 13)]
     expected = result.history["norm"][2:4].mean(axis=0)
     np.testing.assert_allclose([v for _, v in norms], expected, rtol=1e-6)
+
+
+def test_a_run_larger_than_memory_is_refused(tmp_path, monkeypatch):
+    import psutil
+
+    class Tiny:
+        available = 1024
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Tiny())
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="GiB on the host.*GiB are free"):
+        _run(out=out)
+    assert json.loads((out / "results.json").read_text())["status"] == "running"
