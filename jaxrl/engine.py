@@ -137,15 +137,13 @@ def run(
         tensorboard_log.check_available()
     run_dir = None
     if out is not None:
-        # process 0 makes it; in a multi-process run the others wait for that
-        distributed.on_main_process(lambda: rundir.create(out, replace_existing))
+        # refused now, before compiling; made once the program compiled
+        distributed.on_main_process(lambda: rundir.check_new(out, replace_existing))
         run_dir = Path(out)
     session = _Session(
         program, layout, hparams, schedule, run_dir, console or Console(), progress
     )
-    if session.writes_files:
-        rundir.write_json(run_dir / rundir.CONFIG_FILE, session.config_json())
-    return session.go(resume=False)
+    return session.go(resume=False, replace_existing=replace_existing)
 
 
 def sweep(program: Program, hparams: Any, grid: dict, **kwargs) -> RunResult:
@@ -245,6 +243,7 @@ def load_state(run_dir: str | Path, program: Program | None = None) -> tuple[Any
     )
     batched = layout.batched_hparams(hparams)
     like = jax.eval_shape(jax.vmap(init_from_raw(program)), layout.key_data(), batched)
+    session.open_run_dir(create=False)
     step, state, _ = session.checkpoints.restore_latest(like)
     return state, step
 
@@ -287,18 +286,31 @@ class _Session:
         # every process saves checkpoints (orbax coordinates them); process 0
         # alone writes the other files of the run directory
         self.writes_files = run_dir is not None and distributed.is_main_process()
-        self.scalars = None
-        if self.writes_files and schedule.tensorboard:
+        self.scalars = self.checkpoints = None
+
+    def open_run_dir(self, create: bool, replace_existing: bool = False) -> None:
+        """Make the run directory (a fresh run) and open its checkpoints and
+        logs; process 0 makes it, the others wait for that."""
+        if self.run_dir is None:
+            return
+        if create:
+            distributed.on_main_process(
+                lambda: rundir.create(self.run_dir, replace_existing)
+            )
+            if self.writes_files:
+                rundir.write_json(self.run_dir / rundir.CONFIG_FILE, self.config_json())
+                rundir.write_json(
+                    self.run_dir / rundir.RESULTS_FILE, self.running_json()
+                )
+        if self.writes_files and self.schedule.tensorboard:
             from jaxrl.tensorboard import ScalarLog
 
-            self.scalars = ScalarLog(run_dir, layout)
-        self.checkpoints = None
-        if run_dir is not None:
-            self.checkpoints = checkpoint.Checkpoints(
-                run_dir / CHECKPOINT_DIR,
-                self.fingerprint(),
-                schedule.keep_checkpoints,
-            )
+            self.scalars = ScalarLog(self.run_dir, self.layout)
+        self.checkpoints = checkpoint.Checkpoints(
+            self.run_dir / CHECKPOINT_DIR,
+            self.fingerprint(),
+            self.schedule.keep_checkpoints,
+        )
 
     # --- what the run is ---------------------------------------------------
 
@@ -355,7 +367,7 @@ class _Session:
 
     # --- running -----------------------------------------------------------
 
-    def go(self, resume: bool) -> RunResult:
+    def go(self, resume: bool, replace_existing: bool = False) -> RunResult:
         program, layout = self.program, self.layout
         label = "resuming" if resume else "running"
         self.console.print(
@@ -372,13 +384,12 @@ class _Session:
             + (f", run directory {self.run_dir}" if self.run_dir else ""),
             highlight=False,
         )
-        if self.writes_files and not resume:
-            rundir.write_json(self.run_dir / rundir.RESULTS_FILE, self.running_json())
         with self.console.status("compiling (one program for every run)..."):
             compiled = compile_program(
                 self.program, self.layout, self.hparams, self.schedule.chunk_steps
             )
         self.console.print(f"compiled in {compiled.compile_s:.1f} s")
+        self.open_run_dir(create=not resume, replace_existing=replace_existing)
         state, step, history, diverged, prior_s = self._starting_point(compiled, resume)
         loop = ChunkLoop(self, compiled, history, diverged, prior_s)
         try:

@@ -37,6 +37,33 @@ class RunDirError(ValueError):
     """A run directory cannot be created or read; the message says why."""
 
 
+def check_new(path: str | Path, replace: bool = False) -> Path:
+    """Check that :func:`create` can make ``path``, without making it.
+
+    Raises:
+        RunDirError: as :func:`create`.
+    """
+    path = Path(path)
+    if path.exists():
+        if not replace:
+            raise RunDirError(
+                f"run directory {path} already exists ({describe_existing(path)}); "
+                f"use a new --out, `jaxrl resume {path}` to continue it, or "
+                "--overwrite to replace it"
+            )
+        if not (path / CONFIG_FILE).is_file():
+            raise RunDirError(
+                f"{path} is not a jaxrl run directory; refusing to replace it"
+            )
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise RunDirError(f"cannot create {path}: {parent} is a file")
+    probe = next((p for p in path.parents if p.exists()), Path("."))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunDirError(f"cannot create {path}: {probe} is not writable")
+    return path
+
+
 def create(path: str | Path, replace: bool = False) -> Path:
     """Make a new, empty run directory (and its parents).
 
@@ -51,22 +78,9 @@ def create(path: str | Path, replace: bool = False) -> Path:
             directory cannot be made (permission, read-only filesystem); the
             message names the path and the reason.
     """
-    path = Path(path)
+    path = check_new(path, replace)
     if replace and path.exists():
-        if not (path / CONFIG_FILE).is_file():
-            raise RunDirError(
-                f"{path} is not a jaxrl run directory; refusing to replace it"
-            )
         shutil.rmtree(path)
-    if path.exists():
-        raise RunDirError(
-            f"run directory {path} already exists ({describe_existing(path)}); "
-            f"use a new --out, `jaxrl resume {path}` to continue it, or "
-            "--overwrite to replace it"
-        )
-    for parent in path.parents:
-        if parent.exists() and not parent.is_dir():
-            raise RunDirError(f"cannot create {path}: {parent} is a file")
     try:
         path.mkdir(parents=True)
     except OSError as error:
