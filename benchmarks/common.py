@@ -10,7 +10,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 import jax
 from rich.console import Console
 from rich.table import Table
+
+from jaxrl import rundir
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -132,17 +133,9 @@ def measure(
 
 
 def machine_info() -> dict:
-    """jax version, device, CPU count and git commit, for result files."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parent,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+    """jax backend, device, CPU count, platform, package versions and git
+    commit, for result files (versions and commit as in a run directory's
+    ``config.json``)."""
     device = jax.devices()[0]
     return {
         "jax": jax.__version__,
@@ -150,7 +143,8 @@ def machine_info() -> dict:
         "device": getattr(device, "device_kind", str(device)),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
-        "commit": commit or "unknown",
+        "versions": rundir.versions(),
+        "commit": rundir.git_commit() or "unknown",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 

@@ -7,10 +7,13 @@ on the same environment, network, optimiser and config, in the same
 invocation. Reported per implementation: compile seconds, run seconds, env
 steps/s, env steps until the mean return of an update's finished episodes
 first reaches ``--success-return`` (per seed; median and how many seeds got
-there), and the final return.
+there), and the final return: ``ppo.final_scores`` for both, the mean over
+the episodes that ended in the last ``config.num_final_updates`` updates,
+each episode weighted equally (as ``jaxrl.run`` reports it).
 
     python benchmarks/ppo_gridworld.py
     python benchmarks/ppo_gridworld.py --tasks DoorKey-5x5 --steps 200000
+    python benchmarks/ppo_gridworld.py --quick    # smoke run, under a minute
 """
 
 import argparse
@@ -28,13 +31,17 @@ from jaxrl.algos.ppo.networks import make_network
 from jaxrl.wrappers import EpisodeStatistics
 
 DEFAULT_STEPS = {"DoorKey-5x5": 200_000, "DoorKey-8x8": 500_000}
+QUICK = {"tasks": ["DoorKey-5x5"], "steps": 8 * 2048, "seeds": 2}
 
 
 def make_minimal_train(config: ppo.Config, env, env_params):
     """PPO as a single hand-written function in the PureJaxRL layout.
 
-    Returns ``train(key, hparams) -> (num_updates,)`` mean return of the
-    episodes finished in each update (0 where none finished).
+    Returns ``train(key, hparams) -> history``: ``{"episode_return",
+    "num_episodes"}``, each ``(num_updates,)``: the mean return of the
+    episodes finished in each update (0 where none finished) and how many
+    finished, the names and meanings of PPO's metrics, so that
+    ``ppo.final_scores`` reads either.
     """
     env = EpisodeStatistics(env)
     n_envs, n_steps = config.num_envs, config.num_steps
@@ -150,13 +157,14 @@ def make_minimal_train(config: ppo.Config, env, env_params):
             (params, opt_state, key), _ = jax.lax.scan(
                 epoch, (params, opt_state, key), None, config.update_epochs
             )
-            count = jnp.maximum(ended.sum(), 1)
-            mean_return = jnp.where(ended, returns, 0.0).sum() / count
-            return (params, opt_state, env_state, obs, key), mean_return
+            count = ended.sum(dtype=jnp.int32)
+            mean_return = jnp.where(ended, returns, 0.0).sum() / jnp.maximum(count, 1)
+            history = {"episode_return": mean_return, "num_episodes": count}
+            return (params, opt_state, env_state, obs, key), history
 
         carry = (params, opt_state, env_state, obs, key)
-        _, returns = jax.lax.scan(update, carry, None, config.num_updates)
-        return returns
+        _, history = jax.lax.scan(update, carry, None, config.num_updates)
+        return history
 
     return train
 
@@ -186,7 +194,7 @@ def timed(train, keys, hparams, repeats: int):
 
 def run_task(task: str, steps: int, seeds: int, threshold: float, repeats: int):
     env, env_params = jaxrl.make(task)
-    config = ppo.Config(total_steps=steps, log_every=0)
+    config = ppo.Config(total_steps=steps)
     hparams = ppo.HParams()
     keys = jax.random.split(jax.random.key(0), seeds)
     results = []
@@ -195,22 +203,26 @@ def run_task(task: str, steps: int, seeds: int, threshold: float, repeats: int):
             out, compile_s, run_s = timed(
                 ppo.make_train(config, env, env_params), keys, hparams, repeats
             )
-            returns = np.asarray(out.metrics.episode_return)
+            history = {
+                "episode_return": np.asarray(out.metrics.episode_return),
+                "num_episodes": np.asarray(out.metrics.num_episodes),
+            }
         else:
             train = make_minimal_train(config, env, env_params)
-            returns, compile_s, run_s = timed(train, keys, hparams, repeats)
-            returns = np.asarray(returns)
+            out, compile_s, run_s = timed(train, keys, hparams, repeats)
+            history = {name: np.asarray(values) for name, values in out.items()}
+        returns = history["episode_return"]
         reach = steps_to_success(returns, config.batch_size, threshold)
-        tail = max(1, int(config.num_updates * config.final_fraction))
-        final = returns[:, -tail:].mean(1)
+        final = ppo.final_scores(history, config.num_final_updates)["episode_return"]
         results.append({
             "task": task, "impl": name, "seeds": seeds,
             "steps_per_seed": config.num_updates * config.batch_size,
             "compile_s": compile_s, "run_s": run_s,
             "steps_per_s": seeds * config.num_updates * config.batch_size / run_s,
             "steps_to_success": reach.tolist(),
-            "final_return_mean": float(final.mean()),
-            "final_return_std": float(final.std()),
+            "final_return": final.tolist(),
+            "final_return_mean": float(np.nanmean(final)),
+            "final_return_std": float(np.nanstd(final)),
         })  # fmt: skip
         print(f"  {task} {name}: run {run_s:.1f} s, compile {compile_s:.1f} s",
               flush=True)  # fmt: skip
@@ -219,15 +231,24 @@ def run_task(task: str, steps: int, seeds: int, threshold: float, repeats: int):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_STEPS))
+    parser.add_argument(
+        "--tasks", nargs="+", default=None, help=f"default {list(DEFAULT_STEPS)}"
+    )
     parser.add_argument(
         "--steps", type=int, default=None, help=f"env steps per seed ({DEFAULT_STEPS})"
     )
-    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=None, help="default 8")
     parser.add_argument("--repeats", type=int, default=1, help="runs timed, best kept")
     parser.add_argument("--success-return", type=float, default=0.9)
+    parser.add_argument(
+        "--quick", action="store_true", help=f"smoke run: {QUICK} unless given"
+    )
     parser.add_argument("--out", default=None, help="JSON path (never overwritten)")
     args = parser.parse_args(argv)
+    defaults = QUICK if args.quick else {"tasks": list(DEFAULT_STEPS), "seeds": 8}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     for task in args.tasks:
         if task not in jaxrl.registry.ids():
             parser.error(f"unknown task {task!r}; choose from {jaxrl.registry.ids()}")

@@ -161,6 +161,8 @@ class ChunkLoop:
             "diverged": {str(k): v for k, v in self.diverged.items()},
             "run_s": self.prior_s + self.elapsed,
         }
+        if self.session.writes_files:
+            rundir.sync(self.session.run_dir / rundir.METRICS_FILE)
         seconds = checkpoints.save(step, state, extra=extra)
         self.checkpoint_s.append(seconds)
 

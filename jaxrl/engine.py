@@ -67,9 +67,9 @@ class Schedule:
 
 def default_chunk_steps(num_steps: int, target_chunks: int = 50) -> int:
     """About ``num_steps / target_chunks`` steps, preferring a divisor of
-    ``num_steps`` (then no chunk runs masked steps)."""
+    ``num_steps`` within a quarter of that (then no chunk runs masked steps)."""
     wanted = max(1, -(-num_steps // target_chunks))
-    for size in range(wanted, max(1, wanted // 2) - 1, -1):
+    for size in range(wanted, -(-3 * wanted // 4) - 1, -1):
         if num_steps % size == 0:
             return size
     return wanted

@@ -75,6 +75,9 @@ class RunProgress:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self.console,
+            # redrawn after each chunk only: a background redraw thread costs
+            # CPU that the compiled chunks would otherwise have
+            auto_refresh=False,
         )
         self._task = self._bar.add_task(
             description,
@@ -107,6 +110,7 @@ class RunProgress:
         }
         if self.live:
             self._bar.update(self._task, completed=work, **fields)
+            self._bar.refresh()
             return
         fraction = work / self.total_work
         if fraction + 1e-12 >= self._next_line or work >= self.total_work:

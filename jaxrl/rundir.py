@@ -152,8 +152,9 @@ def _encode(value: float | int) -> float | int | str:
 def append_metrics(
     path: Path, first_step: int, work_per_step: int, chunk: dict[str, np.ndarray]
 ) -> None:
-    """Append one line per step of a chunk to ``metrics.jsonl``, then flush
-    and sync, so a killed run keeps every chunk it finished.
+    """Append one line per step of a chunk to ``metrics.jsonl`` and flush it
+    (a killed process keeps every chunk it finished; :func:`sync` before a
+    checkpoint makes the lines survive a power loss too).
 
     Args:
         path: the ``metrics.jsonl`` file.
@@ -173,7 +174,13 @@ def append_metrics(
     with open(path, "a") as file:
         file.writelines(lines)
         file.flush()
-        os.fsync(file.fileno())
+
+
+def sync(path: Path) -> None:
+    """Flush ``path`` to the disk (before a checkpoint refers to its lines)."""
+    if path.exists():
+        with open(path, "rb") as file:
+            os.fsync(file.fileno())
 
 
 def read_metrics(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
