@@ -191,7 +191,7 @@ def smooth(
     is_1d = v.ndim == 1
     v, w = np.atleast_2d(v), np.atleast_2d(w)
     w = np.where(np.isfinite(v) & np.isfinite(w), w, 0.0)
-    weighted = np.where(w > 0, v * w, 0.0)
+    weighted = np.where(w > 0, np.where(np.isfinite(v), v, 0.0) * w, 0.0)
 
     def window_sum(a: np.ndarray) -> np.ndarray:
         total = np.cumsum(a, axis=1)
