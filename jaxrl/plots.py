@@ -25,7 +25,8 @@ MAX_POINTS = 400  # points drawn per curve
 def plot_curves(group: list[tuple[int, "Run"]], labels: dict, path: Path,
                 overwrite: bool = False) -> None:  # fmt: skip
     """One panel per curve metric; per run and setting, the mean over seeds
-    with a 95% bootstrap CI band of that mean.
+    with a 95% bootstrap CI band of that mean, from the step where at least
+    half of the seeds have a value.
 
     Each seed's curve is smoothed first (:func:`jaxrl.stats.smooth`, over
     the last 2%, at least 5, of the run's steps, weighted by the curve's
@@ -118,6 +119,10 @@ def _draw(ax: Any, run: "Run", setting: int, metric: str, colour: Any,
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: no value yet
         mean = np.nanmean(curves, axis=0)
     lo, hi = stats.bootstrap_mean_band(curves)
+    # a mean over the few seeds that happen to have a value (one early lucky
+    # episode) is not the seeds' mean: drawn from the step where half have one
+    sparse = np.isfinite(curves).sum(axis=0) < max(1, len(members) / 2)
+    mean, lo, hi = (np.where(sparse, np.nan, a) for a in (mean, lo, hi))
     if show_seeds:
         for curve in curves:
             ax.plot(x, curve, color=colour, alpha=0.3, linewidth=0.7)
