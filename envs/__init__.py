@@ -1,5 +1,5 @@
 """Environments, one family a subpackage. Importing registers their ids."""
 
-from jaxrl.envs import gridworld
+from jaxrl.envs import gfn, gridworld, qd
 
-__all__ = ["gridworld"]
+__all__ = ["gfn", "gridworld", "qd"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from jaxrl.program import Program
 
-_BUILTIN_MODULES = ("jaxrl.algos.ppo",)
+_BUILTIN_MODULES = ("jaxrl.algos.ppo", "jaxrl.algos.gflownet", "jaxrl.algos.map_elites")
 _ALGORITHMS: dict[str, "Algorithm"] = {}
 _loaded = False
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from gymnax.environments import environment
 
-import jaxrl
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import view
 
@@ -58,10 +57,11 @@ def test_line_of_sight_matches_farama_row_rule(v):
 
 
 @pytest.mark.parametrize("env_id", ["Empty-Random-5x5", "DoorKey-5x5", "FourRooms"])
-def test_step_equals_gymnax_default_step(env_id):
+def test_step_equals_gymnax_default_step(env_id, shared_env):
     """The observe-once auto-reset returns exactly what gymnax's would."""
-    env, params = jaxrl.make(env_id, max_steps_in_episode=5)
-    ours = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
+    shared = shared_env(env_id)  # its batched step is compiled once a session
+    env, params = shared.env, shared.params.replace(max_steps_in_episode=5)
+    ours = shared.step_batch
     default_step = functools.partial(environment.Environment.step, env)
     theirs = jax.jit(jax.vmap(default_step, in_axes=(0, 0, 0, None)))
     _, state = jax.vmap(env.reset, in_axes=(0, None))(

@@ -18,19 +18,19 @@ from jaxrl.wrappers import EpisodeStatistics
 
 
 def _gridworld_ids():
-    """Every gridworld id; all but the first of each task class marked slow.
+    """Every gridworld id; all but the first of each task class exhaustive.
 
     The adapter treats every gridworld alike, and each check_env compiles the
-    env's reset and step (about 3 s an id on a 2-core CPU), so
-    ``-m "not slow"`` checks one id per task class (a new class is picked up
-    automatically) and a full run checks every id.
+    env's reset and step (about 3 s an id on a 2-core CPU), so the default
+    run checks one id per task class (a new class is picked up
+    automatically) and ``--exhaustive`` checks every id.
     """
     params, classes = [], set()
     for env_id in jaxrl.registry.ids():
         env_class = type(jaxrl.make(env_id)[0])
         if not issubclass(env_class, MiniGridEnv):
             continue
-        marks = [pytest.mark.slow] if env_class in classes else []
+        marks = [pytest.mark.exhaustive] if env_class in classes else []
         classes.add(env_class)
         params.append(pytest.param(env_id, marks=marks))
     return params

@@ -1,0 +1,107 @@
+"""GFlowNet training's static ``Config`` and traced ``HParams``."""
+
+import dataclasses
+import math
+
+import jax
+import numpy as np
+from flax import struct
+
+from jaxrl.program import check_field_types
+
+# Objectives by name (see jaxrl.algos.gflownet.losses).
+LOSS_NAMES = ("tb", "db", "mdb", "fldb", "subtb", "vargrad", "fm")
+# Objectives that learn a state flow log F(s) (a network head).
+FLOW_LOSSES = ("db", "fldb", "subtb")
+# Objectives whose learned log Z is the log_z parameter itself.
+LOG_Z_LOSSES = ("tb", "db", "fldb", "subtb")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Static GFlowNet settings: changing any of these recompiles.
+
+    Defaults follow torchgfn's HyperGrid example (tutorials/examples/
+    train_hypergrid.py: 16 trajectories a batch, MLPs of 2 hidden layers of
+    256 units, validation every 100 iterations).
+    """
+
+    loss: str = "tb"  # objective: tb, db, mdb, fldb, subtb, vargrad or fm
+    num_iterations: int = 10_000  # training iterations (batches) per seed
+    batch_size: int = 16  # trajectories sampled per iteration
+    eval_every: int = 100  # iterations between exact evaluations (one step)
+    hidden_size: int = 256  # width of the 2 hidden layers of each MLP
+    use_learned_backward: bool = True  # false: uniform P_B over the parents
+    use_shared_trunk: bool = False  # one trunk for P_F, P_B and log F
+
+    def __post_init__(self):
+        check_field_types(self)
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"Config.loss must be one of {', '.join(LOSS_NAMES)}; "
+                             f"got {self.loss!r}")  # fmt: skip
+        for name in ("num_iterations", "batch_size", "eval_every", "hidden_size"):
+            value = getattr(self, name)
+            if value < 1:
+                raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
+        if self.num_iterations % self.eval_every:
+            raise ValueError(
+                f"Config.eval_every ({self.eval_every}) must divide "
+                f"Config.num_iterations ({self.num_iterations})"
+            )
+        if self.num_iterations >= 2**31:
+            raise ValueError(
+                f"Config.num_iterations must be below 2**31, got {self.num_iterations}"
+            )
+
+    @property
+    def num_evaluations(self) -> int:
+        """Engine steps per run: each is ``eval_every`` iterations then one
+        exact evaluation."""
+        return self.num_iterations // self.eval_every
+
+    @property
+    def uses_flow(self) -> bool:
+        """The objective needs a state-flow head."""
+        return self.loss in FLOW_LOSSES
+
+
+@struct.dataclass
+class HParams:
+    """Traced GFlowNet hyperparameters: vmap over any of them in one compilation.
+
+    Learning rates are torchgfn's HyperGrid example defaults (lr 1e-3,
+    lr_Z 0.1); SubTB's lambda is torchgfn's default 0.9.
+    """
+
+    lr: float = 1e-3  # traced: Adam step size of the networks
+    lr_log_z: float = 0.1  # traced: Adam step size of log Z
+    epsilon: float = 0.0  # traced: share of uniform random valid actions
+    temperature: float = 1.0  # traced: sampling temperature of P_F's logits
+    subtb_lambda: float = 0.9  # traced: SubTB's geometric weight per step
+
+
+_HPARAM_RANGES = {
+    "lr": (0.0, math.inf, False),
+    "lr_log_z": (0.0, math.inf, True),
+    "epsilon": (0.0, 1.0, True),
+    "temperature": (0.0, math.inf, False),
+    "subtb_lambda": (0.0, math.inf, False),
+}
+
+
+def check_hparams(hparams: HParams) -> None:
+    """Raise ``ValueError`` naming any field outside its allowed range.
+
+    Works on scalars and on swept arrays; traced values are not checked.
+    """
+    for name, (low, high, low_ok) in _HPARAM_RANGES.items():
+        value = getattr(hparams, name)
+        if isinstance(value, jax.core.Tracer):
+            continue
+        array = np.asarray(value, dtype=np.float64)
+        above_low = array >= low if low_ok else array > low
+        if not (np.all(np.isfinite(array)) and np.all(above_low & (array <= high))):
+            bound = "[" if low_ok else "("
+            raise ValueError(
+                f"HParams.{name} must be in {bound}{low}, {high}], got {value!r}"
+            )

@@ -1,0 +1,256 @@
+"""GFlowNet objectives, each a pure function of one trajectory (rlax style).
+
+Arrays are one trajectory's, time-major: per step ``(T,)``, per state
+``(T+1,)`` (``s_0 .. s_T``; the state after the exit step is terminal).
+Log-probabilities are the trained policy's; steps with ``is_valid`` False
+(padding after the exit) are ignored. :func:`gfn_loss` vmaps them over a
+batch and reduces, choosing the objective by name.
+
+Notation: ``x`` is the object, ``R`` the reward, ``P_F``/``P_B`` the forward
+and backward policies, ``F`` a state flow, ``Z`` the partition function.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.algos.gflownet.config import LOSS_NAMES
+from jaxrl.algos.gflownet.policies import masked_logsumexp
+from jaxrl.algos.gflownet.trajectories import Terms
+
+
+def trajectory_balance(log_z, log_pf, log_pb, log_reward, is_valid):
+    """Trajectory balance residual (Malkin et al., 2022, arXiv 2201.13259).
+
+    ``log Z + sum_t log P_F(s_{t+1}|s_t) - log R(x) - sum_t log P_B(s_t|s_{t+1})``;
+    the loss is its square.
+
+    Args:
+        log_z: () learned log Z.
+        log_pf, log_pb: ``(T,)``.
+        log_reward: () log R(x).
+        is_valid: ``(T,)`` bool.
+
+    Returns:
+        () residual.
+    """
+    total = jnp.sum(jnp.where(is_valid, log_pf - log_pb, 0.0))
+    return log_z + total - log_reward
+
+
+def log_partition_estimate(log_pf, log_pb, log_reward, is_valid):
+    """One trajectory's estimate of log Z (Zhang et al., 2023, arXiv
+    2302.05446, section 3.2): ``zeta = log R(x) + sum log P_B - sum log P_F``.
+
+    Returns:
+        () zeta; it equals log Z for every trajectory exactly when trajectory
+        balance holds.
+    """
+    return log_reward - jnp.sum(jnp.where(is_valid, log_pf - log_pb, 0.0))
+
+
+def vargrad_loss(zeta):
+    """VarGrad / log-partition variance loss over a batch (Zhang et al., 2023):
+    ``mean_b (zeta_b - mean(zeta))^2``, no learned Z.
+
+    Args:
+        zeta: ``(B,)`` from :func:`log_partition_estimate`.
+    """
+    return jnp.mean(jnp.square(zeta - jnp.mean(zeta)))
+
+
+def detailed_balance(log_flow, log_pf, log_pb, log_reward, is_valid, is_exit):
+    """Detailed balance residuals (Bengio et al., 2023, "GFlowNet
+    Foundations", arXiv 2111.09266).
+
+    ``log F(s) + log P_F(s'|s) - log F(s') - log P_B(s|s')`` per step, with
+    ``F := R(x)`` on the exit step's target (``F(x -> s_f) = R(x)``).
+
+    Args:
+        log_flow: ``(T+1,)`` log F(s_t); entry 0 is log F(s0) = log Z.
+        log_pf, log_pb: ``(T,)``.
+        log_reward: () log R(x).
+        is_valid, is_exit: ``(T,)`` bool.
+
+    Returns:
+        ``(T,)`` residuals, 0 on steps not taken.
+    """
+    target = jnp.where(is_exit, log_reward, log_flow[1:])
+    residual = log_flow[:-1] + log_pf - target - log_pb
+    return jnp.where(is_valid, residual, 0.0)
+
+
+def forward_looking_db(
+    log_flow_tilde, log_pf, log_pb, state_log_reward, is_valid, is_exit
+):
+    """Forward-looking DB residuals (Pan et al., 2023, arXiv 2302.01687).
+
+    Detailed balance with the flow parameterised as
+    ``log F(s) = log F~(s) + log R(s)`` (energy ``E(s) = -log R(s)``, defined
+    for every state). On the exit step the target is R(x), so the residual
+    is ``log F~(x) + log P_F(exit|x)`` (the terminal F~ is 1).
+
+    Args:
+        log_flow_tilde: ``(T+1,)`` log F~(s_t) (the network's output).
+        log_pf, log_pb: ``(T,)``.
+        state_log_reward: ``(T+1,)`` log R(s_t).
+        is_valid, is_exit: ``(T,)`` bool.
+
+    Returns:
+        ``(T,)`` residuals, 0 on steps not taken.
+    """
+    moved = state_log_reward[:-1] - log_flow_tilde[1:] - state_log_reward[1:]
+    residual = log_flow_tilde[:-1] + log_pf - log_pb + jnp.where(is_exit, 0.0, moved)
+    return jnp.where(is_valid, residual, 0.0)
+
+
+def modified_db(state_log_reward, log_pf, log_pb, log_pf_exit, is_valid, is_exit):
+    """Modified DB residuals (Deleu et al., 2022, DAG-GFlowNet, arXiv
+    2202.13903, section 3.2), for environments where every state may exit.
+
+    ``log R(s) + log P_F(s'|s) + log P_F(exit|s') - log R(s') - log P_B(s|s')
+    - log P_F(exit|s)`` on each non-exit step; no flows and no Z.
+
+    Args:
+        state_log_reward: ``(T+1,)`` log R(s_t).
+        log_pf, log_pb: ``(T,)``.
+        log_pf_exit: ``(T+1,)`` log P_F(exit | s_t).
+        is_valid, is_exit: ``(T,)`` bool.
+
+    Returns:
+        ``(T,)`` residuals, 0 on exit steps and steps not taken.
+    """
+    residual = (
+        state_log_reward[:-1] + log_pf + log_pf_exit[1:]
+        - state_log_reward[1:] - log_pb - log_pf_exit[:-1]
+    )  # fmt: skip
+    return jnp.where(is_valid & ~is_exit, residual, 0.0)
+
+
+def subtrajectory_balance(log_flow, log_pf, log_pb, log_reward, is_valid, is_exit, lam):
+    """SubTB(lambda) of one trajectory (Madan et al., 2023, arXiv 2209.12782).
+
+    ``sum_{i<j} lam^(j-i) (log F(s_i) + sum_{t=i}^{j-1} log P_F - log F(s_j)
+    - sum_{t=i}^{j-1} log P_B)^2 / sum_{i<j} lam^(j-i)`` over the nodes
+    ``s_0 .. s_n, s_f`` of the trajectory, where ``F(s_0) = Z`` and the node
+    after the exit step has flow R(x). Pairs ending at that node with
+    ``i = 0`` are trajectory balance; ``j = i + 1`` is detailed balance.
+
+    Args:
+        log_flow: ``(T+1,)`` log F(s_t); entry 0 is log Z.
+        log_pf, log_pb: ``(T,)``.
+        log_reward: () log R(x).
+        is_valid, is_exit: ``(T,)`` bool.
+        lam: () lambda > 0.
+
+    Returns:
+        () the weighted mean of squared sub-trajectory residuals.
+    """
+    after_exit = jnp.concatenate([jnp.zeros((1,), bool), is_exit])
+    node_flow = jnp.where(after_exit, log_reward, log_flow)
+    is_node = jnp.concatenate([jnp.ones((1,), bool), is_valid])
+    zero = jnp.zeros((1,), log_pf.dtype)
+    cum = jnp.concatenate([zero, jnp.cumsum(jnp.where(is_valid, log_pf - log_pb, 0.0))])
+    # residual[i, j] = log F(s_i) - log F(s_j) + cum[j] - cum[i]
+    residual = (node_flow - cum)[:, None] - (node_flow - cum)[None, :]
+    num_nodes = node_flow.shape[0]
+    i, j = jnp.meshgrid(jnp.arange(num_nodes), jnp.arange(num_nodes), indexing="ij")
+    use = (i < j) & is_node[None, :]
+    weight = jnp.where(use, jnp.power(lam, (j - i).astype(log_pf.dtype)), 0.0)
+    return jnp.sum(weight * jnp.square(residual)) / jnp.sum(weight)
+
+
+def flow_matching(
+    log_edge, is_edge, log_edge_in, is_parent, log_reward, is_valid, is_exit
+):
+    """Flow matching residuals (Bengio et al., 2021, arXiv 2106.04399),
+    in log space without its epsilon, with the exit as an edge.
+
+    The forward policy's logits are the log edge flows ``log F(s -> s')``
+    (so ``P_F = softmax`` of them). For each visited state other than s0 and
+    the terminal one: ``log sum_parents F(p -> s) - log sum_children F(s -> c)``
+    (the exit edge among the children); and for the object x,
+    ``log F(x -> s_f) - log R(x)`` (reward matching).
+
+    Args:
+        log_edge: ``(T+1, A)`` log edge flows out of s_t.
+        is_edge: ``(T+1, A)`` bool, P_F's mask.
+        log_edge_in: ``(T+1, A)`` log edge flow from parent ``a`` of s_t.
+        is_parent: ``(T+1, A)`` bool: parent ``a`` exists.
+        log_reward: () log R(x).
+        is_valid, is_exit: ``(T,)`` bool.
+
+    Returns:
+        ``(flow, reward)``: ``(T+1,)`` flow-matching residuals (0 where not
+        applied) and the () reward-matching residual.
+    """
+    is_interior = jnp.concatenate([jnp.zeros((1,), bool), is_valid & ~is_exit])
+    inflow = masked_logsumexp(log_edge_in, is_parent)
+    outflow = masked_logsumexp(log_edge, is_edge)
+    flow = jnp.where(is_interior, inflow - outflow, 0.0)
+    exit_flow = jnp.sum(jnp.where(is_exit, log_edge[:-1, -1], 0.0))
+    return flow, exit_flow - log_reward
+
+
+def gfn_loss(name: str, terms: Terms, subtb_lambda: jax.Array) -> jax.Array:
+    """The batch loss of objective ``name`` (one of ``LOSS_NAMES``).
+
+    tb, subtb, vargrad: means over trajectories; db, fldb, mdb: means over
+    the transitions their residuals cover; fm: mean flow-matching term over
+    interior states plus mean reward-matching term over trajectories.
+    """
+    if name not in LOSS_NAMES:
+        raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
+    t = terms
+    per_traj = jax.vmap  # time-major inputs: the batch axis is 1
+    log_flow = t.log_flow.at[0].set(t.log_z)  # F(s0) = Z
+    if name == "tb":
+        residual = per_traj(trajectory_balance, in_axes=(None, 1, 1, 0, 1))(
+            t.log_z, t.log_pf, t.log_pb, t.log_reward, t.is_valid
+        )
+        return jnp.mean(jnp.square(residual))
+    if name == "vargrad":
+        zeta = per_traj(log_partition_estimate, in_axes=(1, 1, 0, 1))(
+            t.log_pf, t.log_pb, t.log_reward, t.is_valid
+        )
+        return vargrad_loss(zeta)
+    if name == "db":
+        residual = per_traj(detailed_balance, in_axes=(1, 1, 1, 0, 1, 1))(
+            log_flow, t.log_pf, t.log_pb, t.log_reward, t.is_valid, t.is_exit
+        )
+        return _mean_over(residual, t.is_valid)
+    if name == "fldb":
+        tilde = t.log_flow.at[0].set(t.log_z - t.state_log_reward[0])
+        residual = per_traj(forward_looking_db, in_axes=1)(
+            tilde, t.log_pf, t.log_pb, t.state_log_reward, t.is_valid, t.is_exit
+        )
+        return _mean_over(residual, t.is_valid)
+    if name == "mdb":
+        residual = per_traj(modified_db, in_axes=1)(
+            t.state_log_reward, t.log_pf, t.log_pb, t.log_pf_exit, t.is_valid,
+            t.is_exit,
+        )  # fmt: skip
+        return _mean_over(residual, t.is_valid & ~t.is_exit)
+    if name == "subtb":
+        losses = per_traj(subtrajectory_balance, in_axes=(1, 1, 1, 0, 1, 1, None))(
+            log_flow, t.log_pf, t.log_pb, t.log_reward, t.is_valid, t.is_exit,
+            subtb_lambda,
+        )  # fmt: skip
+        return jnp.mean(losses)
+    if name == "fm":
+        if t.log_edge is None:
+            raise ValueError("flow matching needs Terms built with use_parent_flows")
+        flow, reward = per_traj(flow_matching, in_axes=(1, 1, 1, 1, 0, 1, 1))(
+            t.log_edge, t.is_edge, t.log_edge_in, t.is_parent, t.log_reward,
+            t.is_valid, t.is_exit,
+        )  # fmt: skip
+        is_interior = jnp.concatenate(
+            [jnp.zeros_like(t.is_valid[:1]), t.is_valid & ~t.is_exit]
+        )
+        return _mean_over(flow, is_interior) + jnp.mean(jnp.square(reward))
+    raise AssertionError(f"loss {name!r} is listed but not implemented")
+
+
+def _mean_over(residual: jax.Array, counted: jax.Array) -> jax.Array:
+    """Mean squared residual over the ``counted`` entries (0 if none)."""
+    count = jnp.maximum(jnp.sum(counted), 1).astype(residual.dtype)
+    return jnp.sum(jnp.square(residual)) / count

@@ -1,0 +1,296 @@
+"""GFlowNet training as an engine program, and ``make_train`` for notebooks.
+
+One engine step is ``eval_every`` training iterations (sample a batch of
+trajectories with the behaviour policy, compute the objective with the
+forward policy's own log-probabilities, one Adam update) followed by one
+exact evaluation of the forward policy. The evaluation schedule is thus
+static (a Python loop length), not a ``lax.cond`` on a step counter that
+``vmap`` would batch.
+"""
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from jaxrl.algos.gflownet.config import LOG_Z_LOSSES, Config, HParams, check_hparams
+from jaxrl.algos.gflownet.evaluation import (
+    enumerate_states,
+    exact_metrics,
+    terminating_log_probs,
+)
+from jaxrl.algos.gflownet.losses import gfn_loss, log_partition_estimate
+from jaxrl.algos.gflownet.policies import GFNPolicy, masked_logsumexp
+from jaxrl.algos.gflownet.trajectories import (
+    map_states,
+    sample_trajectories,
+    trajectory_terms,
+)
+from jaxrl.program import Curve, Program, TrainOutput, all_finite, scan_program
+
+
+@struct.dataclass
+class GFNParams:
+    """Trained parameters: the networks, and log Z (its own learning rate)."""
+
+    net: Any  # flax parameters of GFNPolicy
+    log_z: jax.Array  # () float32
+
+
+@struct.dataclass
+class GFNState:
+    """Everything a run carries from one step to the next."""
+
+    params: GFNParams
+    opt_state: Any  # optax state
+    key: jax.Array  # typed PRNG key
+    iteration: jax.Array  # () int32, training iterations done
+    is_visited: jax.Array  # (num_states,) bool: objects sampled at least once
+    batch_log_z: jax.Array  # () float32, last batch's mean log Z estimate
+
+
+class Metrics(NamedTuple):
+    """Per-step metrics (one step = ``eval_every`` iterations + evaluation)."""
+
+    loss: jax.Array  # () mean training loss over the step's iterations
+    log_reward: jax.Array  # () mean log R of the objects sampled for training
+    l1: jax.Array  # () sum_x |p(x) - R(x)/Z| under the forward policy
+    l1_mean: jax.Array  # () the same, averaged over objects instead of summed
+    kl: jax.Array  # () KL(R/Z || p)
+    jsd: jax.Array  # () Jensen-Shannon divergence between p and R/Z
+    log_z: jax.Array  # () the learned log Z
+    logz_error: jax.Array  # () |learned log Z - true log Z|
+    modes_found: jax.Array  # () int32, reward modes sampled at least once
+
+
+@dataclasses.dataclass(frozen=True)
+class _Setup:
+    """Python-side objects a run closes over (static)."""
+
+    config: Config
+    env: Any
+    reward: Any
+    network: GFNPolicy
+    state_ndim: int  # ndim of the first leaf of one state
+
+
+def make_program(config: Config, env, reward, target: str | None = None) -> Program:
+    """A GFlowNet as an engine program.
+
+    Args:
+        config: static settings (``config.loss`` picks the objective).
+        env: an enumerable :class:`~jaxrl.envs.gfn.base.GFNEnvironment`
+            (exact evaluation lists its states).
+        reward: an object with ``log_reward(state)``, and ``is_mode(state)``
+            for ``modes_found`` (0 without it).
+        target: the environment's id, recorded in the run directory.
+
+    Returns:
+        A :class:`jaxrl.program.Program`; ``work_per_step`` is
+        ``eval_every * batch_size`` trajectories.
+
+    Raises:
+        TypeError: ``config`` is not a gflownet ``Config``.
+        ValueError: the environment cannot be enumerated, or the objective
+            needs every state to be able to exit and here it cannot.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(
+            f"config must be a gflownet.Config, got {type(config).__name__}"
+        )
+    if not getattr(env, "is_enumerable", False):
+        raise ValueError(
+            f"{env!r} cannot be enumerated; GFlowNet training here evaluates "
+            "exactly over every state and needs an enumerable environment"
+        )
+    if config.loss in ("mdb", "fldb") and not env.has_exit_everywhere:
+        raise ValueError(
+            f"loss {config.loss!r} needs log R on every state (every state may "
+            f"exit); {env!r} does not allow that"
+        )
+    network = GFNPolicy(
+        num_actions=env.num_actions,
+        hidden_size=config.hidden_size,
+        use_learned_backward=config.use_learned_backward,
+        use_flow=config.uses_flow,
+        use_shared_trunk=config.use_shared_trunk,
+    )
+    state_ndim = jax.tree.leaves(jax.eval_shape(env.initial_state))[0].ndim
+    setup = _Setup(config, env, reward, network, state_ndim)
+    return Program(
+        init=lambda key, hparams: _init(setup, key, hparams),
+        step=lambda state, hparams: _step(setup, hparams, state),
+        num_steps=config.num_evaluations,
+        work_per_step=config.eval_every * config.batch_size,
+        work_unit="trajectories",
+        final=final_scores,
+        primary="l1",
+        curves=(
+            Curve("l1", "L1 to R/Z"),
+            Curve("kl", "KL(R/Z || p)"),
+            Curve("modes_found", "modes found"),
+        ),
+        lower_is_better=("l1", "kl", "logz_error", "jsd"),
+        is_healthy=lambda state: all_finite((state.params, state.opt_state)),
+        check_hparams=check_hparams,
+        description={
+            "algorithm": "gfn",
+            "target": target or repr(env),
+            "config": dataclasses.asdict(config),
+        },
+    )
+
+
+def make_train(config: Config, env, reward):
+    """GFlowNet training for notebooks: :func:`make_program` in one scan.
+
+    Returns:
+        ``train(key, hparams=HParams()) -> TrainOutput``, pure and
+        jit/vmap-able; metrics leaves have a leading ``[num_evaluations]``
+        axis.
+    """
+    train_program = scan_program(make_program(config, env, reward))
+
+    def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
+        hparams = HParams() if hparams is None else hparams
+        check_hparams(hparams)  # concrete values only; traced ones pass through
+        return train_program(key, hparams)
+
+    return train
+
+
+def make_optimizer(hparams: HParams) -> optax.GradientTransformation:
+    """Adam on the networks (``lr``) and on log Z (``lr_log_z``).
+
+    Built inside the step so that traced learning rates work under vmap.
+    """
+
+    def labels(params: GFNParams) -> GFNParams:
+        return GFNParams(net=jax.tree.map(lambda _: "net", params.net), log_z="log_z")
+
+    return optax.multi_transform(
+        {"net": optax.adam(hparams.lr), "log_z": optax.adam(hparams.lr_log_z)},
+        labels,
+    )
+
+
+def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each run's last evaluation: ``l1``, ``kl``, ``jsd``, ``logz_error``,
+    ``modes_found``, as ``(R,)`` float64 arrays."""
+    names = ("l1", "kl", "jsd", "logz_error", "modes_found")
+    return {name: np.asarray(history[name], np.float64)[:, -1] for name in names}
+
+
+def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> GFNState:
+    key, k_net = jax.random.split(key)
+    obs = jnp.zeros((1, setup.env.observation_size), jnp.float32)
+    params = GFNParams(setup.network.init(k_net, obs), jnp.float32(0.0))
+    return GFNState(
+        params=params,
+        opt_state=make_optimizer(hparams).init(params),
+        key=key,
+        iteration=jnp.int32(0),
+        is_visited=jnp.zeros((setup.env.num_states,), bool),
+        batch_log_z=jnp.float32(0.0),
+    )
+
+
+def _apply(setup: _Setup, net_params, states):
+    """Policy outputs for states with any leading shape."""
+    num_axes = jax.tree.leaves(states)[0].ndim - setup.state_ndim
+    obs = map_states(setup.env.observe, states, num_axes)
+    return setup.network.apply(net_params, obs)
+
+
+def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj):
+    terms = trajectory_terms(
+        setup.env,
+        setup.reward,
+        traj,
+        lambda states: _apply(setup, params.net, states),
+        params.log_z,
+        use_parent_flows=setup.config.loss == "fm",
+    )
+    return gfn_loss(setup.config.loss, terms, hparams.subtb_lambda), terms
+
+
+def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
+    """One training iteration: sample, loss, Adam update, visited objects."""
+    config, env = setup.config, setup.env
+    key, k_sample = jax.random.split(state.key)
+
+    def forward_logits(obs):
+        return setup.network.apply(
+            state.params.net, obs, method=GFNPolicy.forward_logits
+        )
+
+    traj = sample_trajectories(
+        env, forward_logits, k_sample, config.batch_size, hparams.epsilon,
+        hparams.temperature,
+    )  # fmt: skip
+    (loss, terms), grads = jax.value_and_grad(_loss, has_aux=True)(
+        state.params, setup, hparams, traj
+    )
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    zeta = jax.vmap(log_partition_estimate, in_axes=(1, 1, 0, 1))(
+        terms.log_pf, terms.log_pb, terms.log_reward, terms.is_valid
+    )
+    objects = jax.tree.map(lambda x: x[-1], traj.states)
+    index = jax.vmap(env.state_index)(objects)
+    state = state.replace(
+        params=optax.apply_updates(state.params, updates),
+        opt_state=opt_state,
+        key=key,
+        iteration=state.iteration + 1,
+        is_visited=state.is_visited.at[index].set(True),
+        batch_log_z=jnp.mean(zeta),
+    )
+    return state, (loss, jnp.mean(terms.log_reward))
+
+
+def _step(setup: _Setup, hparams: HParams, state: GFNState):
+    """``eval_every`` training iterations, then one exact evaluation."""
+    optimizer = make_optimizer(hparams)
+    state, (losses, log_rewards) = jax.lax.scan(
+        lambda s, _: _iteration(setup, hparams, optimizer, s),
+        state,
+        length=setup.config.eval_every,
+    )
+    env, enum = setup.env, enumerate_states(setup.env, setup.reward)
+    net = state.params.net
+    logits = setup.network.apply(net, enum.obs, method=GFNPolicy.forward_logits)
+    log_p = terminating_log_probs(env, enum, logits)
+    exact = exact_metrics(log_p, enum.log_reward, enum.forward_mask[:, env.exit_action])
+    log_z = _learned_log_z(setup, state, enum, logits)
+    return state, Metrics(
+        loss=jnp.mean(losses),
+        log_reward=jnp.mean(log_rewards),
+        l1=exact.l1,
+        l1_mean=exact.l1_mean,
+        kl=exact.kl,
+        jsd=exact.jsd,
+        log_z=log_z,
+        logz_error=jnp.abs(log_z - exact.true_log_z),
+        modes_found=jnp.sum(state.is_visited & enum.is_mode, dtype=jnp.int32),
+    )
+
+
+def _learned_log_z(setup: _Setup, state: GFNState, enum, logits) -> jax.Array:
+    """The model's log Z: the parameter for tb/db/fldb/subtb; for mdb
+    ``log R(s0) - log P_F(exit | s0)`` (its implied F(s0)); for fm the total
+    edge flow out of s0; for vargrad the last batch's mean estimate."""
+    loss, env = setup.config.loss, setup.env
+    if loss in LOG_Z_LOSSES:
+        return state.params.log_z
+    if loss == "vargrad":
+        return state.batch_log_z
+    start = env.state_index(env.initial_state())
+    mask = enum.forward_mask[start]
+    if loss == "fm":
+        return masked_logsumexp(logits[start], mask)
+    log_pf_exit = logits[start, env.exit_action] - masked_logsumexp(logits[start], mask)
+    return enum.log_reward[start] - log_pf_exit

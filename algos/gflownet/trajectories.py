@@ -1,0 +1,177 @@
+"""Sampling padded trajectories, and the per-step terms the objectives use.
+
+A batch holds ``B`` trajectories of ``T = env.max_length`` steps each (the
+exit step included), time-major: states ``(T+1, B, ...)``, actions
+``(T, B)``. A trajectory that exits early keeps stepping its terminal state
+(a no-op); ``is_valid`` marks the steps it really took. No compaction.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.algos.gflownet.policies import (
+    PolicyOutputs,
+    behaviour_log_probs,
+    masked_log_softmax,
+)
+
+
+class Trajectories(NamedTuple):
+    """A batch of padded trajectories, time-major."""
+
+    states: Any  # leaves (T+1, B, ...): s_0 .. s_T
+    actions: jax.Array  # (T, B) int32, forward action taken at s_t
+    is_valid: jax.Array  # (T, B) bool: step t was taken (s_t not terminal)
+
+
+def map_states(fn: Callable, states: Any, num_axes: int) -> Any:
+    """Apply a one-state ``fn`` over the ``num_axes`` leading axes."""
+    for _ in range(num_axes):
+        fn = jax.vmap(fn)
+    return fn(states)
+
+
+def sample_trajectories(
+    env,
+    forward_logits: Callable[[jax.Array], jax.Array],
+    key: jax.Array,
+    batch_size: int,
+    epsilon: jax.Array,
+    temperature: jax.Array,
+) -> Trajectories:
+    """Sample ``batch_size`` trajectories from s0 with the behaviour policy.
+
+    Args:
+        env: a :class:`~jaxrl.envs.gfn.base.GFNEnvironment`.
+        forward_logits: ``(B, obs) -> (B, A)`` logits of P_F.
+        key: PRNG key.
+        batch_size: trajectories (static).
+        epsilon: share of uniformly random valid actions.
+        temperature: divides P_F's logits.
+
+    Returns:
+        :class:`Trajectories`; every trajectory has exited by step ``T``.
+    """
+    s0 = env.initial_state()
+    states = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch_size, *x.shape)), s0)
+
+    def one_step(carry, _):
+        states, key = carry
+        key, sub = jax.random.split(key)
+        logits = forward_logits(map_states(env.observe, states, 1))
+        mask = map_states(env.forward_mask, states, 1)
+        log_probs = behaviour_log_probs(logits, mask, epsilon, temperature)
+        actions = jax.random.categorical(sub, log_probs).astype(jnp.int32)
+        is_valid = ~map_states(env.is_terminal, states, 1)
+        nxt = jax.vmap(env.step)(states, actions)
+        return (nxt, key), (states, actions, is_valid)
+
+    (last, _), (visited, actions, is_valid) = jax.lax.scan(
+        one_step, (states, key), length=env.max_length
+    )
+    states = jax.tree.map(lambda v, x: jnp.concatenate([v, x[None]]), visited, last)
+    return Trajectories(states, actions, is_valid)
+
+
+class Terms(NamedTuple):
+    """What the objectives need, per step or state of a batch, time-major.
+
+    Log-probabilities come from the policy being trained (never from the
+    behaviour policy); entries of steps not taken are 0.
+    """
+
+    log_z: jax.Array  # () learned log Z
+    log_pf: jax.Array  # (T, B) log P_F(s_{t+1} | s_t)
+    log_pb: jax.Array  # (T, B) log P_B(s_t | s_{t+1}); 0 on the exit step
+    log_pf_exit: jax.Array  # (T+1, B) log P_F(exit | s_t)
+    log_flow: jax.Array  # (T+1, B) the flow head's output (0 without one)
+    state_log_reward: jax.Array  # (T+1, B) log R of each state's object
+    log_reward: jax.Array  # (B,) log R(x) of the trajectory's object
+    is_valid: jax.Array  # (T, B) bool
+    is_exit: jax.Array  # (T, B) bool: the step taken is the exit
+    log_edge: jax.Array | None  # (T+1, B, A) log edge flows out (FM only)
+    is_edge: jax.Array | None  # (T+1, B, A) bool: that edge exists
+    log_edge_in: jax.Array | None  # (T+1, B, A) from each parent (FM only)
+    is_parent: jax.Array | None  # (T+1, B, A) bool: that parent exists
+
+
+def trajectory_terms(
+    env,
+    reward,
+    traj: Trajectories,
+    apply: Callable[[Any], PolicyOutputs],
+    log_z: jax.Array,
+    use_parent_flows: bool = False,
+) -> Terms:
+    """Evaluate the policy along a batch of trajectories.
+
+    Args:
+        env: the environment the trajectories come from.
+        reward: its reward (``log_reward(state)``).
+        traj: the batch.
+        apply: ``states (leaves (..., ...)) -> PolicyOutputs`` with the
+            states' leading shape (a network, or a table in tests).
+        log_z: () learned log Z.
+        use_parent_flows: also evaluate the forward logits of every parent of
+            every state (flow matching's incoming edge flows).
+
+    Returns:
+        :class:`Terms`.
+    """
+    states, actions, is_valid = traj
+    out = apply(states)
+    fmask = map_states(env.forward_mask, states, 2)
+    bmask = map_states(env.backward_mask, states, 2)
+    log_pf_all = masked_log_softmax(out.forward_logits, fmask)
+    backward = out.backward_logits
+    backward = jnp.zeros_like(out.forward_logits) if backward is None else backward
+    log_pb_all = masked_log_softmax(backward, bmask)
+
+    def taken(log_probs, actions):
+        return jnp.take_along_axis(log_probs, actions[..., None], axis=-1)[..., 0]
+
+    log_pf = jnp.where(is_valid, taken(log_pf_all[:-1], actions), 0.0)
+    # P_B(s_t | s_{t+1}) picks backward action a_t at s_{t+1}; on the exit step
+    # s_{t+1} is terminal and a_t its only backward action, so it is 0.
+    log_pb = jnp.where(is_valid, taken(log_pb_all[1:], actions), 0.0)
+    state_log_reward = map_states(reward.log_reward, states, 2)
+    log_flow = out.log_flow
+    log_flow = jnp.zeros_like(state_log_reward) if log_flow is None else log_flow
+    log_edge = is_edge = log_edge_in = is_parent = None
+    if use_parent_flows:
+        log_edge, is_edge = jnp.where(fmask, out.forward_logits, 0.0), fmask
+        log_edge_in, is_parent = _incoming_edges(env, states, bmask, apply)
+    return Terms(
+        log_z=log_z,
+        log_pf=log_pf,
+        log_pb=log_pb,
+        log_pf_exit=log_pf_all[..., env.exit_action],
+        log_flow=log_flow,
+        state_log_reward=state_log_reward,
+        log_reward=state_log_reward[-1],
+        is_valid=is_valid,
+        is_exit=is_valid & (actions == env.exit_action),
+        log_edge=log_edge,
+        is_edge=is_edge,
+        log_edge_in=log_edge_in,
+        is_parent=is_parent,
+    )
+
+
+def _incoming_edges(env, states, bmask, apply):
+    """``(T+1, B, A)`` forward logits of the edge from each parent (parent
+    ``a`` is ``backward_step(s, a)``, its edge is forward action ``a``)."""
+    num_actions = env.num_actions
+    index = jnp.arange(num_actions, dtype=jnp.int32)
+
+    def parents(state):
+        return jax.vmap(env.backward_step, in_axes=(None, 0))(state, index)
+
+    parent_states = map_states(parents, states, 2)  # leaves (T+1, B, A, ...)
+    logits = apply(parent_states).forward_logits  # (T+1, B, A, A)
+    edge = jnp.diagonal(logits, axis1=-2, axis2=-1)  # parent a's logit of action a
+    is_parent = bmask & (index != env.exit_action)
+    return jnp.where(is_parent, edge, 0.0), is_parent
