@@ -36,8 +36,6 @@ class Algorithm:
             or ``TypeError`` for a target it cannot run on.
         target_kind: what the target is: ``"env"`` or ``"task"`` (the flag).
         default_target: the target when none is given.
-        check_hparams: ``hparams -> None`` raising ``ValueError`` on values
-            out of range.
     """
 
     name: str
@@ -47,7 +45,6 @@ class Algorithm:
     make_program: Callable[[Any, str], Program]
     target_kind: str = "env"
     default_target: str | None = None
-    check_hparams: Callable[[Any], None] | None = None
 
 
 def register(algorithm: Algorithm, *, overwrite: bool = False) -> None:

@@ -101,16 +101,23 @@ def _add_train_parser(algos, algorithm) -> None:
     run.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
                      help="sweep a hyperparameter over values (repeat for a "
                      "grid); one compilation for every setting x seed")  # fmt: skip
-    run.add_argument("--out", default=None,
-                     help=f"run directory (default: runs/{algorithm.name}-TARGET-TIME)")
+    run.add_argument(
+        "--out",
+        default=None,
+        help=f"run directory (default: runs/{algorithm.name}-TARGET-TIME)",
+    )
     run.add_argument("--overwrite", action="store_true",
                      help="replace --out if it holds an earlier jaxrl run")  # fmt: skip
     run.add_argument(
         "--no-progress", action="store_true",
         help="no live progress bar (a line per tenth of the run)",
     )  # fmt: skip
-    run.add_argument("--chunk-steps", type=int, default=None,
-                     help="steps per compiled call (default: about 1/50 of the run)")
+    run.add_argument(
+        "--chunk-steps",
+        type=int,
+        default=None,
+        help="steps per compiled call (default: about 1/50 of the run)",
+    )
     run.add_argument("--checkpoint-every", type=int, default=10,
                      help="chunks between checkpoints; 0: only at the end "
                      "(default: 10)")  # fmt: skip
@@ -157,7 +164,7 @@ def _train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         keep_checkpoints=args.keep_checkpoints, progress=not args.no_progress,
         tensorboard=args.tensorboard,
-        console=_CONSOLE, check_hparams=algorithm.check_hparams,
+        console=_CONSOLE,
         replace_existing=args.overwrite,
     )  # fmt: skip
     return 0

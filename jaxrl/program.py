@@ -87,11 +87,15 @@ class TrainOutput:
     metrics: Any
 
 
-def scan_program(program: Program) -> Callable[[jax.Array, Any], TrainOutput]:
+def scan_program(
+    program: Program, default_hparams: Any = None
+) -> Callable[..., TrainOutput]:
     """The whole program in one ``lax.scan``: ``train(key, hparams)``.
 
     Pure, jit- and vmap-able; ``jax.jit(jax.vmap(train, in_axes=(0, None)))``
-    runs many seeds in one compilation.
+    runs many seeds in one compilation. ``hparams`` defaults to
+    ``default_hparams``; concrete values go through ``program.check_hparams``
+    (traced ones cannot be checked and pass).
 
     WARN: compiled in one piece with ``init``, XLA may round a few float
     operations differently from ``jaxrl.run`` (which compiles ``init`` and
@@ -100,7 +104,12 @@ def scan_program(program: Program) -> Callable[[jax.Array, Any], TrainOutput]:
     and with a resumed run.
     """
 
-    def train(key: jax.Array, hparams: Any) -> TrainOutput:
+    def train(key: jax.Array, hparams: Any = None) -> TrainOutput:
+        hparams = default_hparams if hparams is None else hparams
+        if hparams is None:
+            raise TypeError("train needs hparams (this program has no default)")
+        if program.check_hparams is not None:
+            program.check_hparams(hparams)
         state = program.init(key, hparams)
         state, metrics = jax.lax.scan(
             lambda s, _: program.step(s, hparams), state, length=program.num_steps
@@ -138,6 +147,29 @@ def check_field_types(config: Any) -> None:
             raise ValueError(
                 f"{type(config).__name__}.{name} must be {article} {kind.__name__}, "
                 f"got {type(value).__name__} {value!r}"
+            )
+
+
+def check_ranges(hparams: Any, ranges: dict[str, tuple]) -> None:
+    """Raise ``ValueError`` naming the first field of ``hparams`` outside its range.
+
+    Args:
+        hparams: a dataclass of numbers or arrays (a swept batch is fine);
+            traced values (inside ``jit``) cannot be checked and pass.
+        ranges: ``{field: (low, high, low_included)}``; ``high`` is included,
+            and every value must be finite.
+    """
+    for name, (low, high, low_included) in ranges.items():
+        value = getattr(hparams, name)
+        if isinstance(value, jax.core.Tracer):
+            continue
+        array = np.asarray(value, dtype=np.float64)
+        above_low = array >= low if low_included else array > low
+        if not (np.all(np.isfinite(array)) and np.all(above_low & (array <= high))):
+            bound = "[" if low_included else "("
+            raise ValueError(
+                f"{type(hparams).__name__}.{name} must be in {bound}{low}, {high}], "
+                f"got {value!r}"
             )
 
 

@@ -15,7 +15,6 @@ per-run final values, so every report uses one estimator.
 No JAX here: NumPy, and matplotlib and rich imported when first needed.
 """
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -26,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from jaxrl import plots, rundir, stats
+from jaxrl.rundir import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, SCHEMA_VERSION
 
-CONFIG_FILE, METRICS_FILE, RESULTS_FILE = "config.json", "metrics.jsonl", "results.json"
 REPORT_FILE, CURVES_FILE = "report.md", "learning_curves.png"
-SCHEMA_VERSION = 1
 FINAL_FRACTION = 0.1  # no results.json: final = mean over the last 10% (as PPO)
 
 
@@ -130,13 +128,15 @@ def load_run(run_dir: str | Path) -> Run:
     if not (has_results or has_metrics):
         why = "does not exist" if not path.exists() else "is not a run directory"
         raise ValueError(f"{path} {why}: it has no {METRICS_FILE} or {RESULTS_FILE}")
-    results = _read_json(path / RESULTS_FILE) if has_results else None
+    results = rundir.read_json(path / RESULTS_FILE) if has_results else None
     if results is not None and results.get("schema") != SCHEMA_VERSION:
         raise ValueError(
             f"{path / RESULTS_FILE} has schema {results.get('schema')!r}; this "
             f"jaxrl reads schema {SCHEMA_VERSION} (written by another version?)"
         )
-    config = _read_json(path / CONFIG_FILE) if (path / CONFIG_FILE).is_file() else None
+    config = (
+        rundir.read_json(path / CONFIG_FILE) if (path / CONFIG_FILE).is_file() else None
+    )
     steps, work, metrics = np.zeros(0, np.int64), np.zeros(0), {}
     if has_metrics:
         steps, work, metrics = rundir.read_metrics(path / METRICS_FILE)
@@ -197,16 +197,6 @@ def _describe(results: dict | None, config: dict | None, steps: np.ndarray,
         "steps_done": int(get("steps_done") or (steps[-1] if steps.size else 0)),
         "num_steps": get("num_steps"),
     }
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return data
 
 
 # --- the comparison table ------------------------------------------------------

@@ -113,13 +113,21 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(temporary, path)
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path``.
+
+    Raises:
+        RunDirError: the file is missing, not valid JSON, or not an object.
+    """
     try:
-        return json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise RunDirError(f"{path} does not exist") from None
     except json.JSONDecodeError as error:
         raise RunDirError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path} does not hold a JSON object")
+    return data
 
 
 def jsonable(value: Any) -> Any:

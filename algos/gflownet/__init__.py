@@ -92,7 +92,6 @@ def _register() -> None:
             make_program=_program_for,
             target_kind="env",
             default_target="hypergrid",
-            check_hparams=check_hparams,
         ),
         overwrite=True,
     )

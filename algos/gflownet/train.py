@@ -30,7 +30,7 @@ from jaxrl.algos.gflownet.trajectories import (
     sample_trajectories,
     trajectory_terms,
 )
-from jaxrl.program import Curve, Program, TrainOutput, all_finite, scan_program
+from jaxrl.program import Curve, Program, all_finite, scan_program
 
 
 @struct.dataclass
@@ -153,14 +153,7 @@ def make_train(config: Config, env, reward):
         jit/vmap-able; metrics leaves have a leading ``[num_evaluations]``
         axis.
     """
-    train_program = scan_program(make_program(config, env, reward))
-
-    def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
-        hparams = HParams() if hparams is None else hparams
-        check_hparams(hparams)  # concrete values only; traced ones pass through
-        return train_program(key, hparams)
-
-    return train
+    return scan_program(make_program(config, env, reward), HParams())
 
 
 def make_optimizer(hparams: HParams) -> optax.GradientTransformation:

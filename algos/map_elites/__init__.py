@@ -83,7 +83,6 @@ def _register() -> None:
             make_program=_program_for,
             target_kind="task",
             default_target="arm",
-            check_hparams=check_hparams,
         ),
         overwrite=True,
     )

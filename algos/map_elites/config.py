@@ -3,12 +3,11 @@
 import dataclasses
 import math
 
-import jax
 import numpy as np
 from flax import struct
 
 from jaxrl.algos.map_elites.emitters import parse_emitter_spec, split_counts
-from jaxrl.program import check_field_types
+from jaxrl.program import check_field_types, check_ranges
 
 TASK = "task"  # the value of a field that the task decides
 
@@ -128,27 +127,19 @@ class HParams:
 
 
 _HPARAM_RANGES = {
-    "sigma_iso": (0.0, math.inf),
-    "sigma_line": (0.0, math.inf),
-    "mutation_sigma": (0.0, math.inf),
-    "eta_mutation": (0.0, math.inf),
-    "mutation_rate": (0.0, 1.0),
-    "eta_crossover": (0.0, math.inf),
-    "crossover_rate": (0.0, 1.0),
+    "sigma_iso": (0.0, math.inf, True),
+    "sigma_line": (0.0, math.inf, True),
+    "mutation_sigma": (0.0, math.inf, True),
+    "eta_mutation": (0.0, math.inf, True),
+    "mutation_rate": (0.0, 1.0, True),
+    "eta_crossover": (0.0, math.inf, True),
+    "crossover_rate": (0.0, 1.0, True),
 }
 
 
 def check_hparams(hparams: HParams) -> None:
-    """Raise ``ValueError`` naming any field outside its range (all closed
-    intervals). Works on scalars and swept arrays; traced values pass."""
-    for name, (low, high) in _HPARAM_RANGES.items():
-        value = getattr(hparams, name)
-        if isinstance(value, jax.core.Tracer):
-            continue
-        array = np.asarray(value, dtype=np.float64)
-        if not (
-            np.all(np.isfinite(array)) and np.all((array >= low) & (array <= high))
-        ):
-            raise ValueError(
-                f"HParams.{name} must be in [{low}, {high}], got {value!r}"
-            )
+    """Raise ``ValueError`` naming any field outside its allowed range.
+
+    Works on scalars and on swept arrays; traced values are not checked.
+    """
+    check_ranges(hparams, _HPARAM_RANGES)

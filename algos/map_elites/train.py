@@ -30,7 +30,7 @@ from jaxrl.algos.map_elites.config import (
 )
 from jaxrl.algos.map_elites.emitters import make_emitter
 from jaxrl.algos.map_elites.map_elites import MapElites, MapElitesState, QDMetrics
-from jaxrl.program import Curve, Program, TrainOutput, scan_program
+from jaxrl.program import Curve, Program, scan_program
 
 METRICS = QDMetrics._fields
 
@@ -253,11 +253,4 @@ def make_run(
     program = make_program(
         config, task, genotype_bounds=genotype_bounds, init_bounds=init_bounds
     )
-    scanned = scan_program(program)
-
-    def run(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
-        hparams = HParams() if hparams is None else hparams
-        check_hparams(hparams)  # concrete values only; traced ones pass through
-        return scanned(key, hparams)
-
-    return run
+    return scan_program(program, HParams())

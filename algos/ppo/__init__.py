@@ -48,7 +48,6 @@ def _register() -> None:
             make_program=_program_for,
             target_kind="env",
             default_target="DoorKey-5x5",
-            check_hparams=check_hparams,
         ),
         overwrite=True,
     )

@@ -3,11 +3,9 @@
 import dataclasses
 import math
 
-import jax
-import numpy as np
 from flax import struct
 
-from jaxrl.program import check_field_types
+from jaxrl.program import check_field_types, check_ranges
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,17 +107,6 @@ _HPARAM_RANGES = {
 def check_hparams(hparams: HParams) -> None:
     """Raise ``ValueError`` naming any field outside its allowed range.
 
-    Works on scalars and on swept arrays; traced values (inside ``jit``) are
-    not checked.
+    Works on scalars and on swept arrays; traced values are not checked.
     """
-    for name, (low, high, low_ok) in _HPARAM_RANGES.items():
-        value = getattr(hparams, name)
-        if isinstance(value, jax.core.Tracer):
-            continue
-        array = np.asarray(value, dtype=np.float64)
-        above_low = array >= low if low_ok else array > low
-        if not (np.all(np.isfinite(array)) and np.all(above_low & (array <= high))):
-            bound = "[" if low_ok else "("
-            raise ValueError(
-                f"HParams.{name} must be in {bound}{low}, {high}], got {value!r}"
-            )
+    check_ranges(hparams, _HPARAM_RANGES)

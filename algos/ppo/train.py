@@ -19,7 +19,7 @@ from gymnax.environments import spaces
 from jaxrl.algos.ppo.config import Config, HParams, check_hparams
 from jaxrl.algos.ppo.losses import LossInfo, gae, ppo_loss
 from jaxrl.algos.ppo.networks import ActorCritic, categorical_log_prob, make_network
-from jaxrl.program import Curve, Program, TrainOutput, all_finite, scan_program
+from jaxrl.program import Curve, Program, all_finite, scan_program
 from jaxrl.rollout import reset_batch, rollout
 from jaxrl.wrappers import EpisodeStatistics, EpisodeStats
 
@@ -143,14 +143,7 @@ def make_train(config: Config, env, env_params=None):
         ``train(key, hparams=HParams()) -> TrainOutput``, pure and jit/vmap-able;
         ``out.metrics`` leaves have a leading ``[num_updates]`` axis.
     """
-    train_program = scan_program(make_program(config, env, env_params))
-
-    def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
-        hparams = HParams() if hparams is None else hparams
-        check_hparams(hparams)  # concrete values only; traced ones pass through
-        return train_program(key, hparams)
-
-    return train
+    return scan_program(make_program(config, env, env_params), HParams())
 
 
 def final_scores(history: dict[str, np.ndarray], num_final_updates: int) -> dict:
