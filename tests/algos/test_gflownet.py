@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from compile_count import compilations, warm_up
 from rich.console import Console
 
 import jaxrl
@@ -326,24 +327,20 @@ LOGZ_BOUND = 0.05
 
 
 @pytest.fixture(scope="module")
-def engine_runs():
-    events = []
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda name, *a, **k: events.append(name)
-    )
+def engine_runs(tmp_path_factory):
+    warm_up(tmp_path_factory.mktemp("warm") / "run")
     config = gfn.Config(loss="tb", num_iterations=240, eval_every=40, batch_size=16,
                         hidden_size=32, use_learned_backward=False,
                         use_shared_trunk=True)  # fmt: skip
     runs, counts = [], []
     for chunk in (3, 1):  # 2 chunks, then 6 chunks
         program = gfn.make_program(config, ENV, REWARD, target=f"count-{chunk}")
-        start = len(events)
+        start = compilations()
         runs.append(
             jaxrl.run(program, gfn.HParams(lr=1e-2), seeds=2, chunk_steps=chunk,
                       progress=False, console=Console(quiet=True))
         )  # fmt: skip
-        compiled = [e for e in events[start:] if e.endswith("backend_compile_duration")]
-        counts.append(len(compiled))
+        counts.append(compilations() - start)
     return runs, counts
 
 

@@ -9,13 +9,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from compile_count import compilations, warm_up
 from rich.console import Console
 
 import jaxrl
 from jaxrl import algorithms
 from jaxrl.algos import map_elites as me
 from jaxrl.envs import qd
-from jaxrl.program import Program
 
 QUIET = Console(quiet=True)
 TINY = me.Config(genotype_dim=8, batch_size=16, num_iterations=6, grid_cells=8)
@@ -315,27 +315,7 @@ def engine_runs(tmp_path_factory):
     """The same run in 2 chunks (with a run directory and a checkpoint every
     chunk) and in 6 chunks, counting the compilations of each; the second
     is the uninterrupted reference."""
-    events = []
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda name, *a, **k: events.append(name)
-    )
-    # JAX compiles a few small helpers once per process, in whichever run
-    # comes first (some only with a run directory and checkpoints): a
-    # trivial program with a key in its state takes them
-    trivial = Program(
-        init=lambda key, hp: (key, jnp.zeros(())),
-        step=lambda s, hp: ((s[0], s[1] + hp.sigma_iso), {"x": s[1]}),
-        num_steps=2,
-        work_per_step=1,
-        work_unit="evaluations",
-        final=lambda history: {"x": history["x"][:, -1]},
-        primary="x",
-    )
-    warm = tmp_path_factory.mktemp("warm") / "run"
-    jaxrl.run(
-        trivial, me.HParams(), seeds=2, progress=False, console=QUIET,
-        out=warm, chunk_steps=1, checkpoint_every=1,
-    )  # fmt: skip
+    warm_up(tmp_path_factory.mktemp("warm") / "run")
     out = tmp_path_factory.mktemp("map_elites") / "run"
     runs, counts = {}, {}
     # built before counting: building runs a few eager ops (compiled once)
@@ -347,11 +327,9 @@ def engine_runs(tmp_path_factory):
         (programs[0], 2, dict(chunk_steps=3, out=out, checkpoint_every=1)),
         (programs[1], 6, dict(chunk_steps=1)),
     ):
-        start = len(events)
+        start = compilations()
         runs[chunks] = _engine_run(program, **kwargs)
-        counts[chunks] = sum(
-            e.endswith("backend_compile_duration") for e in events[start:]
-        )
+        counts[chunks] = compilations() - start
     return runs[6], runs, counts, out
 
 
