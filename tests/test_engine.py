@@ -178,8 +178,7 @@ _CHILD = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     import jaxrl
-    from compile_count import compilations, warm_up
-from engine_toy import ToyHParams, toy_program
+    from engine_toy import ToyHParams, toy_program
     jaxrl.run(toy_program(num_steps=300), ToyHParams(), seeds=2, chunk_steps=3,
               checkpoint_every=2, out=sys.argv[1], progress=False)
 """)
@@ -285,8 +284,7 @@ def test_sharded_over_four_devices_equals_one_device(tmp_path):
         import sys, json
         sys.path.insert(0, {str(TESTS)!r})
         import jax, jaxrl
-        from compile_count import compilations, warm_up
-from engine_toy import ToyHParams, toy_program
+        from engine_toy import ToyHParams, toy_program
         assert len(jax.devices()) == 4
         result = jaxrl.run(toy_program(), ToyHParams(), seeds=3, progress=False,
                            sweep={{"decay": [0.5, 0.9]}})
