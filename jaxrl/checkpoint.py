@@ -33,7 +33,7 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint; the message names each one tried and why."""
 
 
-def _is_typed_key(x) -> bool:
+def is_typed_key(x) -> bool:
     """True for typed PRNG key arrays and for their ``ShapeDtypeStruct``s."""
     dtype = getattr(x, "dtype", None)
     return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
@@ -51,7 +51,7 @@ def _to_raw(tree):
     """Typed keys become their ``key_data`` (shape-only leaves stay shape-only)."""
 
     def raw(x):
-        if not _is_typed_key(x):
+        if not is_typed_key(x):
             return x
         if isinstance(x, jax.ShapeDtypeStruct):
             return jax.eval_shape(jax.random.key_data, x)
@@ -268,7 +268,7 @@ def _rebuild(raw: Any, abstract: Any, like: Any) -> Any:
     )
     return jax.tree.map(
         lambda r, x: (
-            jax.random.wrap_key_data(r, impl=_key_impl(x)) if _is_typed_key(x) else r
+            jax.random.wrap_key_data(r, impl=_key_impl(x)) if is_typed_key(x) else r
         ),
         full,
         like,

@@ -467,7 +467,7 @@ def _raw_keys(tree):
     return jax.tree.map(
         lambda x: (
             np.asarray(jax.random.key_data(x))
-            if checkpoint._is_typed_key(x)
+            if checkpoint.is_typed_key(x)
             else np.asarray(x)
         ),
         tree,
@@ -475,6 +475,6 @@ def _raw_keys(tree):
 
 
 def _rewrap_like(x, like):
-    if checkpoint._is_typed_key(like):
+    if checkpoint.is_typed_key(like):
         return jax.random.wrap_key_data(x, impl=jax.random.key_impl(like))
     return x
