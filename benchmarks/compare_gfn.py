@@ -44,7 +44,9 @@ from common import compile_timed, print_table, save_results
 
 HERE = Path(__file__).resolve().parent
 PEERS = ("gfnx", "torchgfn")
-LIBS = ("jaxrl", *PEERS)
+# jaxrl: separate P_F and P_B MLPs (as torchgfn); jaxrl-shared: one trunk
+# with two heads (as the gfnx driver).
+LIBS = ("jaxrl", "jaxrl-shared", *PEERS)
 # What --setup installs in each peer's environment (pip requirement strings).
 PEER_REQUIREMENTS = {
     "gfnx": ["gfnx==0.0.1"],
@@ -94,15 +96,19 @@ def exact_l1(env, reward, logits: np.ndarray) -> dict:
             "kl": float(exact.kl)}  # fmt: skip
 
 
-def run_jaxrl(batch: int, iterations: int, seed: int, loss: str = "tb") -> dict:
-    """Train jaxrl for ``iterations`` and return timings and final logits."""
+def run_jaxrl(
+    batch: int, iterations: int, seed: int, loss: str = "tb", shared: bool = False
+) -> dict:
+    """Train jaxrl for ``iterations`` and return timings and final logits
+    (``shared``: one trunk for P_F and P_B, as in gfnx's driver; else two
+    MLPs, as in torchgfn's)."""
     from jaxrl.algos import gflownet
 
     env, reward = make_env()
     config = gflownet.Config(
         loss=loss, num_iterations=iterations, batch_size=batch,
         eval_every=iterations, hidden_size=SETTING["hidden"],
-        use_learned_backward=True,
+        use_learned_backward=True, use_shared_trunk=shared,
     )  # fmt: skip
     hparams = gflownet.HParams(lr=SETTING["lr"], lr_log_z=SETTING["lr_log_z"])
     train = gflownet.make_train(config, env, reward)
@@ -157,8 +163,10 @@ def race(args) -> None:
     for batch, iterations in runs:
         results = {}
         for lib in args.libs:
-            if lib == "jaxrl":
-                result, note = run_jaxrl(batch, iterations, args.seed), None
+            if lib.startswith("jaxrl"):
+                shared = lib == "jaxrl-shared"
+                result = run_jaxrl(batch, iterations, args.seed, shared=shared)
+                note = None
             else:
                 result, note = run_peer(lib, args.venv_dir, batch, iterations,
                                         args.seed)  # fmt: skip
@@ -170,18 +178,14 @@ def race(args) -> None:
             records.append({"lib": lib, "batch": batch, "iterations": iterations,
                             **result})  # fmt: skip
         peer_ms = [results[p]["ms_per_iteration"] for p in PEERS if p in results]
-        ratio = (
-            min(peer_ms) / results["jaxrl"]["ms_per_iteration"]
-            if peer_ms and "jaxrl" in results
-            else None
-        )
         for lib, r in results.items():
+            ratio = min(peer_ms) / r["ms_per_iteration"] if peer_ms else None
             rows.append([
                 lib, batch, iterations, f"{r['ms_per_iteration']:.2f}",
                 f"{r['compile_s']:.2f}", f"{r['l1']:.3f}", f"{r['l1_mean']:.2e}",
                 f"{r['kl']:.3f}",
                 (f"{ratio:.2f}x ({'PASS' if ratio >= TARGET_SPEEDUP else 'MISS'})"
-                 if lib == "jaxrl" and ratio is not None else ""),
+                 if lib.startswith("jaxrl") and ratio is not None else ""),
             ])  # fmt: skip
     print_table(
         "TB on HyperGrid D=4 H=8 (exact L1 by jaxrl's DP for all)",

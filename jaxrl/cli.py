@@ -144,6 +144,15 @@ def _list_envs(args) -> int:
     _CONSOLE.print("[bold]gymnax[/]:")
     for env_id in registry.gymnax_ids():
         _CONSOLE.print(f"  {env_id}")
+    from jaxrl.envs import gfn, qd
+
+    _CONSOLE.print("[bold]GFlowNet[/] (jaxrl train gfn --env ID; "
+                   "ID:name=value,... overrides sizes):")  # fmt: skip
+    for env_id in gfn.gfn_env_ids():
+        _CONSOLE.print(f"  {env_id}")
+    _CONSOLE.print("[bold]quality-diversity tasks[/]:")
+    for task_id in qd.task_ids():
+        _CONSOLE.print(f"  {task_id}")
     return 0
 
 
