@@ -17,6 +17,7 @@ import numpy as np
 import optax
 from flax import struct
 
+from jaxrl.algos.gflownet.checks import check_log_rewards
 from jaxrl.algos.gflownet.config import LOG_Z_LOSSES, Config, HParams, check_hparams
 from jaxrl.algos.gflownet.evaluation import (
     enumerate_states,
@@ -95,8 +96,9 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
 
     Raises:
         TypeError: ``config`` is not a gflownet ``Config``.
-        ValueError: the environment cannot be enumerated, or the objective
-            needs every state to be able to exit and here it cannot.
+        ValueError: the environment cannot be enumerated, a reward is zero,
+            negative or NaN (no finite log R), or the objective needs every
+            state to be able to exit and here it cannot.
     """
     if not isinstance(config, Config):
         raise TypeError(
@@ -112,6 +114,7 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
             f"loss {config.loss!r} needs log R on every state (every state may "
             f"exit); {env!r} does not allow that"
         )
+    check_log_rewards(env, reward)
     network = GFNPolicy(
         num_actions=env.num_actions,
         hidden_size=config.hidden_size,
