@@ -31,12 +31,24 @@ class Config:
     hidden_size: int = 256  # width of the 2 hidden layers of each MLP
     use_learned_backward: bool = True  # false: uniform P_B over the parents
     use_shared_trunk: bool = False  # one trunk for P_F, P_B and log F
+    # padded: the loss evaluates the network on every (T+1)*B state slot;
+    # compacted: on the visited states only (same loss; faster unbatched,
+    # not under vmap over seeds; not for fm)
+    rollout: str = "padded"
 
     def __post_init__(self):
         check_field_types(self)
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"Config.loss must be one of {', '.join(LOSS_NAMES)}; "
                              f"got {self.loss!r}")  # fmt: skip
+        if self.rollout not in ("padded", "compacted"):
+            raise ValueError(f"Config.rollout must be padded or compacted, "
+                             f"got {self.rollout!r}")  # fmt: skip
+        if self.rollout == "compacted" and self.loss == "fm":
+            raise ValueError(
+                "Config.rollout='compacted' does not support loss 'fm' "
+                "(it evaluates every parent); use padded"
+            )
         for name in ("num_iterations", "batch_size", "eval_every", "hidden_size"):
             value = getattr(self, name)
             if value < 1:

@@ -27,9 +27,11 @@ from jaxrl.algos.gflownet.evaluation import (
 from jaxrl.algos.gflownet.losses import gfn_loss, log_partition_estimate
 from jaxrl.algos.gflownet.policies import GFNPolicy, masked_logsumexp
 from jaxrl.algos.gflownet.trajectories import (
+    compacted_apply,
     map_states,
     sample_trajectories,
     trajectory_terms,
+    visited_states,
 )
 from jaxrl.program import Curve, Program, all_finite, scan_program
 
@@ -202,12 +204,35 @@ def _apply(setup: _Setup, net_params, states):
     return setup.network.apply(net_params, obs)
 
 
+def _compacted(setup: _Setup, net_params, traj):
+    """``apply`` for :func:`trajectory_terms` that runs the network on the
+    visited states of ``traj`` only (:func:`compacted_apply`); outputs of
+    the padding repeats are zeros, which no objective reads."""
+    needed = visited_states(traj).reshape(-1)
+
+    def apply(states):
+        lead = jax.tree.leaves(states)[0].shape[:2]
+        obs = map_states(setup.env.observe, states, 2).reshape(needed.shape[0], -1)
+        out = compacted_apply(
+            lambda o: setup.network.apply(net_params, o), obs, needed,
+            setup.config.batch_size,
+        )  # fmt: skip
+        return jax.tree.map(lambda x: x.reshape(*lead, *x.shape[1:]), out)
+
+    return apply
+
+
 def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj):
+    apply = (
+        _compacted(setup, params.net, traj)
+        if setup.config.rollout == "compacted"
+        else lambda states: _apply(setup, params.net, states)
+    )
     terms = trajectory_terms(
         setup.env,
         setup.reward,
         traj,
-        lambda states: _apply(setup, params.net, states),
+        apply,
         params.log_z,
         use_parent_flows=setup.config.loss == "fm",
     )

@@ -175,3 +175,53 @@ def _incoming_edges(env, states, bmask, apply):
     edge = jnp.diagonal(logits, axis1=-2, axis2=-1)  # parent a's logit of action a
     is_parent = bmask & (index != env.exit_action)
     return jnp.where(is_parent, edge, 0.0), is_parent
+
+
+def visited_states(traj: Trajectories) -> jax.Array:
+    """``(T+1, B)`` bool: s_t was reached (s_0, and every state after a step
+    taken, the terminal one included); the rest repeat a terminal state."""
+    first = jnp.ones_like(traj.is_valid[:1])
+    return jnp.concatenate([first, traj.is_valid])
+
+
+def compacted_apply(apply_obs: Callable, obs: jax.Array, needed: jax.Array, chunk: int):
+    """``apply_obs`` on the ``needed`` rows of ``obs`` only, in chunks.
+
+    The needed rows are moved to the front (stable order), cut into chunks of
+    ``chunk`` rows, and a chunk holding no needed row skips the network
+    (``lax.cond``; under ``vmap`` both branches run, so this saves work only
+    unbatched).
+
+    Args:
+        apply_obs: ``(C, obs) -> pytree of (C, ...)`` arrays.
+        obs: ``(N, obs)``.
+        needed: ``(N,)`` bool.
+        chunk: rows per chunk (static).
+
+    Returns:
+        ``apply_obs``'s pytree with leading ``(N,)``: the network's output on
+        needed rows, zeros elsewhere.
+    """
+    n = obs.shape[0]
+    num_chunks = -(-n // chunk)
+    order = jnp.argsort(~needed, stable=True)
+    count = jnp.sum(needed, dtype=jnp.int32)
+    sorted_obs = jnp.pad(obs[order], ((0, num_chunks * chunk - n), (0, 0)))
+    sorted_obs = sorted_obs.reshape(num_chunks, chunk, obs.shape[-1])
+    shapes = jax.eval_shape(apply_obs, sorted_obs[0])
+
+    def zeros(_):
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    def one_chunk(_, xs):
+        i, x = xs
+        return None, jax.lax.cond(i * chunk < count, apply_obs, zeros, x)
+
+    chunk_ids = jnp.arange(num_chunks, dtype=jnp.int32)
+    _, outs = jax.lax.scan(one_chunk, None, (chunk_ids, sorted_obs))
+
+    def unsort(out):
+        flat = out.reshape(num_chunks * chunk, *out.shape[2:])[:n]
+        return jnp.zeros_like(flat).at[order].set(flat)
+
+    return jax.tree.map(unsort, outs)

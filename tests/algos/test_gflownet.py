@@ -360,3 +360,19 @@ def test_tb_learns_the_tiny_grid(engine_runs):
     assert (result.final["l1"] < L1_BOUND).all(), result.final["l1"]
     assert (result.final["logz_error"] < LOGZ_BOUND).all(), result.final["logz_error"]
     assert (result.final["modes_found"] == 0).all()  # H = 4 has no R2 cell
+
+
+@pytest.mark.parametrize("loss", ["tb", "subtb"])
+def test_compacted_rollout_gives_the_padded_loss(loss):
+    """The first iteration from the same parameters and key: the network run
+    on visited states only must give the loss of the padded evaluation."""
+    losses = []
+    for rollout in ("padded", "compacted"):
+        config = gfn.Config(loss=loss, num_iterations=1, eval_every=1, batch_size=8,
+                            hidden_size=16, rollout=rollout)  # fmt: skip
+        out = jax.jit(gfn.make_train(config, ENV, REWARD))(jax.random.key(3))
+        losses.append(float(out.metrics.loss[0]))
+    assert losses[0] > 0
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="does not support loss 'fm'"):
+        gfn.Config(loss="fm", rollout="compacted")
