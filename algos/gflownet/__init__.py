@@ -10,6 +10,7 @@ Example::
 
 from jaxrl.algos.gflownet.config import (
     LOSS_NAMES,
+    OP_LOSS_NAMES,
     Config,
     HParams,
     check_hparams,
@@ -28,7 +29,15 @@ from jaxrl.algos.gflownet.losses import (
     gfn_loss,
     log_partition_estimate,
     modified_db,
+    non_dominated,
+    op_detailed_balance,
+    order_labels,
+    order_loss,
+    order_preserving_loss,
+    pairwise_order_loss,
+    pareto_order_loss,
     subtrajectory_balance,
+    tb_log_reward_estimate,
     trajectory_balance,
     vargrad_loss,
 )
@@ -59,14 +68,17 @@ from jaxrl.algos.gflownet.trajectories import (
 from jaxrl.program import TrainOutput
 
 __all__ = [
-    "LOSS_NAMES", "MASKED_LOGIT", "Config", "Enumeration", "ExactMetrics",
+    "LOSS_NAMES", "MASKED_LOGIT", "OP_LOSS_NAMES", "Config", "Enumeration",
+    "ExactMetrics",
     "GFNParams", "GFNPolicy", "GFNState", "HParams", "Metrics", "PolicyOutputs",
     "Terms", "TrainOutput", "Trajectories", "behaviour_log_probs", "check_hparams",
     "detailed_balance", "enumerate_states", "exact_metrics", "final_scores",
     "flow_matching", "forward_looking_db", "gfn_loss", "log_partition_estimate",
     "make_optimizer", "make_program", "make_train", "map_states", "masked_log_softmax",
-    "masked_logsumexp", "modified_db", "sample_trajectories",
-    "subtrajectory_balance", "terminating_log_probs", "trajectory_balance",
+    "masked_logsumexp", "modified_db", "non_dominated", "op_detailed_balance",
+    "order_labels", "order_loss", "order_preserving_loss", "pairwise_order_loss",
+    "pareto_order_loss", "sample_trajectories", "subtrajectory_balance",
+    "tb_log_reward_estimate", "terminating_log_probs", "trajectory_balance",
     "trajectory_terms", "vargrad_loss",
 ]  # fmt: skip
 
@@ -85,8 +97,9 @@ def _register() -> None:
     algorithms.register(
         algorithms.Algorithm(
             name="gfn",
-            summary="GFlowNet (tb, db, mdb, fldb, subtb, vargrad, fm) on a "
-            "GFlowNet environment, exact evaluation",
+            summary="GFlowNet (tb, db, mdb, fldb, subtb, vargrad, fm; "
+            "order-preserving op-tb, op-db) on a GFlowNet environment, exact "
+            "evaluation",
             config_type=Config,
             hparams_type=HParams,
             make_program=_program_for,

@@ -9,10 +9,14 @@ from jaxrl.program import check_field_types, check_ranges
 
 # Objectives by name (see jaxrl.algos.gflownet.losses).
 LOSS_NAMES = ("tb", "db", "mdb", "fldb", "subtb", "vargrad", "fm")
+# Order-preserving objectives (Chen & Mauch, 2024): the true reward only
+# labels the order of the objects; the learned log R^ is what is sampled.
+OP_LOSS_NAMES = ("op-tb", "op-db")
 # Objectives that learn a state flow log F(s) (a network head).
-FLOW_LOSSES = ("db", "fldb", "subtb")
-# Objectives whose learned log Z is the log_z parameter itself.
-LOG_Z_LOSSES = ("tb", "db", "fldb", "subtb")
+FLOW_LOSSES = ("db", "fldb", "subtb", "op-db")
+# Objectives whose log Z is the log_z parameter itself (op-tb's order loss
+# does not depend on it: there it stays at its initial 0).
+LOG_Z_LOSSES = ("tb", "db", "fldb", "subtb", "op-tb", "op-db")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +28,7 @@ class Config:
     256 units, validation every 100 iterations).
     """
 
-    loss: str = "tb"  # objective: tb, db, mdb, fldb, subtb, vargrad or fm
+    loss: str = "tb"  # objective: tb, db, mdb, fldb, subtb, vargrad, fm, op-tb, op-db
     num_iterations: int = 10_000  # training iterations (batches) per seed
     batch_size: int = 16  # trajectories sampled per iteration
     eval_every: int = 100  # iterations between exact evaluations (one step)
@@ -38,9 +42,11 @@ class Config:
 
     def __post_init__(self):
         check_field_types(self)
-        if self.loss not in LOSS_NAMES:
-            raise ValueError(f"Config.loss must be one of {', '.join(LOSS_NAMES)}; "
-                             f"got {self.loss!r}")  # fmt: skip
+        if self.loss not in LOSS_NAMES + OP_LOSS_NAMES:
+            raise ValueError(
+                f"Config.loss must be one of {', '.join(LOSS_NAMES)}; got "
+                f"{self.loss!r} (or order-preserving: {', '.join(OP_LOSS_NAMES)})"
+            )
         if self.rollout not in ("padded", "compacted"):
             raise ValueError(f"Config.rollout must be padded or compacted, "
                              f"got {self.rollout!r}")  # fmt: skip
@@ -70,6 +76,12 @@ class Config:
         return self.num_iterations // self.eval_every
 
     @property
+    def is_order_preserving(self) -> bool:
+        """The objective is order-preserving (op-*): the true reward only
+        labels orders."""
+        return self.loss in OP_LOSS_NAMES
+
+    @property
     def uses_flow(self) -> bool:
         """The objective needs a state-flow head."""
         return self.loss in FLOW_LOSSES
@@ -88,6 +100,9 @@ class HParams:
     epsilon: float = 0.0  # traced: share of uniform random valid actions
     temperature: float = 1.0  # traced: sampling temperature of P_F's logits
     subtb_lambda: float = 0.9  # traced: SubTB's geometric weight per step
+    # traced: lambda_OP, the order loss's weight in op-db (the OP-GFN code's
+    # README: 0.1 for DB, FM and SubTB; OP-TB has the order loss alone)
+    op_weight: float = 0.1
 
 
 _HPARAM_RANGES = {
@@ -96,6 +111,7 @@ _HPARAM_RANGES = {
     "epsilon": (0.0, 1.0, True),
     "temperature": (0.0, math.inf, False),
     "subtb_lambda": (0.0, math.inf, False),
+    "op_weight": (0.0, math.inf, True),
 }
 
 

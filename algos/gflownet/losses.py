@@ -13,7 +13,7 @@ and backward policies, ``F`` a state flow, ``Z`` the partition function.
 import jax
 import jax.numpy as jnp
 
-from jaxrl.algos.gflownet.config import LOSS_NAMES
+from jaxrl.algos.gflownet.config import LOSS_NAMES, OP_LOSS_NAMES
 from jaxrl.algos.gflownet.policies import masked_logsumexp
 from jaxrl.algos.gflownet.trajectories import Terms
 
@@ -191,15 +191,164 @@ def flow_matching(
     return flow, exit_flow - log_reward
 
 
-def gfn_loss(name: str, terms: Terms, subtb_lambda: jax.Array) -> jax.Array:
-    """The batch loss of objective ``name`` (one of ``LOSS_NAMES``).
+# Two log rewards closer than this are a tie (the OP-GFN code's 1e-6).
+ORDER_TIE_TOLERANCE = 1e-6
+
+
+def order_labels(log_reward, partner_log_reward, tie_tolerance=ORDER_TIE_TOLERANCE):
+    """Pairwise order labels (Chen & Mauch, 2024, Order-Preserving GFlowNets,
+    arXiv 2310.00386): the target probability that ``x`` ranks above its
+    partner ``x'``.
+
+    Args:
+        log_reward, partner_log_reward: same shape, the true log R of each
+            object and of its partner.
+        tie_tolerance: ``|log R(x) - log R(x')|`` at most this is a tie.
+
+    Returns:
+        1 where ``R(x) > R(x')``, 0 where ``R(x) < R(x')``, 1/2 on a tie (the
+        label pair ``(1/2, 1/2)``).
+    """
+    gap = log_reward - partner_log_reward
+    won = (gap > 0).astype(jnp.result_type(gap, jnp.float32))
+    return jnp.where(jnp.abs(gap) <= tie_tolerance, 0.5, won)
+
+
+def pairwise_order_loss(log_r_hat, partner_log_r_hat, label):
+    """Cross-entropy between the pair's order label ``(label, 1 - label)`` and
+    ``softmax([log R^(x), log R^(x')])``: for a strict order this is
+    ``-log sigmoid(log R^(winner) - log R^(loser))``.
+
+    Args:
+        log_r_hat, partner_log_r_hat: the learned log R^ of ``x`` and ``x'``.
+        label: :func:`order_labels`.
+
+    Returns:
+        the per-pair loss, the shape of the inputs.
+    """
+    margin = log_r_hat - partner_log_r_hat
+    return -(
+        label * jax.nn.log_sigmoid(margin) + (1.0 - label) * jax.nn.log_sigmoid(-margin)
+    )
+
+
+def order_loss(log_r_hat, log_reward, partner, tie_tolerance=ORDER_TIE_TOLERANCE):
+    """The single-objective order-preserving loss of a batch (Chen & Mauch,
+    2024): each object is paired with ``partner`` (a permutation of the
+    batch, as in the paper's code), labelled by :func:`order_labels` from the
+    true rewards, and scored by :func:`pairwise_order_loss` on the learned
+    estimates; the mean over pairs.
+
+    Args:
+        log_r_hat: ``(B,)`` the GFlowNet's own log R^(x).
+        log_reward: ``(B,)`` the true log R(x); used for the labels only (no
+            gradient flows into it).
+        partner: ``(B,)`` int, the index of each object's partner.
+        tie_tolerance: see :func:`order_labels`.
+
+    Returns:
+        () the mean pairwise cross-entropy.
+    """
+    log_reward = jax.lax.stop_gradient(log_reward)
+    label = order_labels(log_reward, log_reward[partner], tie_tolerance)
+    return jnp.mean(pairwise_order_loss(log_r_hat, log_r_hat[partner], label))
+
+
+def non_dominated(objectives, is_valid=None):
+    """``(N,)`` bool: the points no other point Pareto-dominates (maximisation).
+
+    ``y`` dominates ``x`` when ``y >= x`` in every objective and ``y > x`` in
+    at least one. Equal points do not dominate each other, so every copy of
+    a non-dominated point is non-dominated (no deduplication, as the OP-GFN
+    code's ``is_non_dominated(..., deduplicate=False)``).
+
+    Args:
+        objectives: ``(N, K)``.
+        is_valid: ``(N,)`` bool or None: invalid points neither dominate nor
+            are non-dominated.
+    """
+    if is_valid is None:
+        is_valid = jnp.ones(objectives.shape[:1], bool)
+    x, y = objectives[:, None, :], objectives[None, :, :]  # [i, j]: j against i
+    dominates = jnp.all(y >= x, axis=-1) & jnp.any(y > x, axis=-1) & is_valid[None]
+    return is_valid & ~jnp.any(dominates, axis=1)
+
+
+def pareto_order_loss(log_r_hat, objectives):
+    """The multi-objective order-preserving loss (Chen & Mauch, 2024): the
+    cross-entropy between ``softmax`` over the batch of log R^ and the label
+    that is uniform over the batch's non-dominated objects.
+
+    Args:
+        log_r_hat: ``(B,)`` the GFlowNet's own log R^(x).
+        objectives: ``(B, K)`` the true objective values (maximised); labels
+            only.
+
+    Returns:
+        () ``-sum_i label_i log softmax(log R^)_i``.
+    """
+    is_best = non_dominated(jax.lax.stop_gradient(objectives))
+    label = is_best / jnp.maximum(jnp.sum(is_best), 1)
+    return -jnp.sum(label * jax.nn.log_softmax(log_r_hat))
+
+
+def tb_log_reward_estimate(log_z, log_pf, log_pb, is_valid):
+    """The TB parameterisation's own log R^(x) for one trajectory:
+    ``log Z + sum_t log P_F - sum_t log P_B`` (OP-TB's estimate).
+
+    Returns:
+        () log R^(x).
+    """
+    return log_z + jnp.sum(jnp.where(is_valid, log_pf - log_pb, 0.0))
+
+
+def op_detailed_balance(log_flow, log_pf, log_pb, is_valid, is_exit):
+    """Order-preserving DB for one trajectory (Chen & Mauch, 2024, and their
+    code): detailed balance on the moves, and on the exit step the estimate
+    ``log R^(x) = log F(x) + log P_F(exit | x)`` in place of a residual.
+
+    Args:
+        log_flow: ``(T+1,)`` log F(s_t); entry 0 is log Z.
+        log_pf, log_pb: ``(T,)``.
+        is_valid, is_exit: ``(T,)`` bool.
+
+    Returns:
+        ``((T,) residuals`` (0 on the exit step and steps not taken),
+        ``() log R^(x))``.
+    """
+    residual = detailed_balance(log_flow, log_pf, log_pb, 0.0, is_valid & ~is_exit,
+                                is_exit)  # fmt: skip
+    log_r_hat = jnp.sum(jnp.where(is_exit, log_flow[:-1] + log_pf, 0.0))
+    return residual, log_r_hat
+
+
+def gfn_loss(
+    name: str,
+    terms: Terms,
+    subtb_lambda: jax.Array,
+    *,
+    partner: jax.Array | None = None,
+    op_weight: jax.Array | float = 0.1,
+) -> jax.Array:
+    """The batch loss of objective ``name`` (``LOSS_NAMES`` or ``OP_LOSS_NAMES``).
 
     tb, subtb, vargrad: means over trajectories; db, fldb, mdb: means over
     the transitions their residuals cover; fm: mean flow-matching term over
     interior states plus mean reward-matching term over trajectories.
+    op-tb: the order loss alone on TB's log R^; op-db: DB's mean over the
+    moves plus ``op_weight`` times the order loss on DB's log R^ (see
+    :func:`order_preserving_loss`).
+
+    Args:
+        partner: ``(B,)`` each object's partner in the pairwise order loss (a
+            permutation); needed by the OP objectives on a single objective.
+        op_weight: the order loss's weight in op-db (lambda_OP).
     """
+    if name in OP_LOSS_NAMES:
+        return order_preserving_loss(name, terms, partner, op_weight)
     if name not in LOSS_NAMES:
-        raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSS_NAMES)}")
+        known = ", ".join(LOSS_NAMES + OP_LOSS_NAMES)
+        raise ValueError(f"unknown loss {name!r}; known: {known}")
     t = terms
     per_traj = jax.vmap  # time-major inputs: the batch axis is 1
     log_flow = t.log_flow.at[0].set(t.log_z)  # F(s0) = Z
@@ -248,6 +397,49 @@ def gfn_loss(name: str, terms: Terms, subtb_lambda: jax.Array) -> jax.Array:
         )
         return _mean_over(flow, is_interior) + jnp.mean(jnp.square(reward))
     raise AssertionError(f"loss {name!r} is listed but not implemented")
+
+
+def order_preserving_loss(
+    name: str, terms: Terms, partner: jax.Array | None, op_weight
+) -> jax.Array:
+    """An order-preserving objective (Chen & Mauch, 2024, arXiv 2310.00386).
+
+    The reward estimate is the GFlowNet's own log R^(x); the true reward only
+    labels the order. With ``terms.objectives`` (several objectives) the
+    order loss is :func:`pareto_order_loss`, otherwise :func:`order_loss`
+    over the pairs ``(b, partner[b])``.
+
+    - op-tb: :func:`order_loss` on ``log Z + sum log P_F - sum log P_B``,
+      with no balance term (no weight: it is the whole loss). The order loss
+      does not depend on log Z, which therefore is not learned.
+    - op-db: :func:`op_detailed_balance`, the mean squared residual over the
+      moves plus ``op_weight`` times the order loss on
+      ``log F(x) + log P_F(exit | x)``.
+    """
+    t = terms
+    if name == "op-tb":
+        log_r_hat = jax.vmap(tb_log_reward_estimate, in_axes=(None, 1, 1, 1))(
+            t.log_z, t.log_pf, t.log_pb, t.is_valid
+        )
+        return _order_term(t, log_r_hat, partner)
+    if name == "op-db":
+        log_flow = t.log_flow.at[0].set(t.log_z)
+        residual, log_r_hat = jax.vmap(op_detailed_balance, in_axes=1, out_axes=(1, 0))(
+            log_flow, t.log_pf, t.log_pb, t.is_valid, t.is_exit
+        )
+        balance = _mean_over(residual, t.is_valid)
+        return balance + op_weight * _order_term(t, log_r_hat, partner)
+    raise ValueError(f"unknown order-preserving loss {name!r}; known: "
+                     f"{', '.join(OP_LOSS_NAMES)}")  # fmt: skip
+
+
+def _order_term(terms: Terms, log_r_hat, partner):
+    if terms.objectives is not None:
+        return pareto_order_loss(log_r_hat, terms.objectives)
+    if partner is None:
+        raise ValueError("a single-objective order loss needs partner (a "
+                         "permutation of the batch)")  # fmt: skip
+    return order_loss(log_r_hat, terms.log_reward, partner)
 
 
 def _mean_over(residual: jax.Array, counted: jax.Array) -> jax.Array:

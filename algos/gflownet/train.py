@@ -18,7 +18,13 @@ import optax
 from flax import struct
 
 from jaxrl.algos.gflownet.checks import check_log_rewards
-from jaxrl.algos.gflownet.config import LOG_Z_LOSSES, Config, HParams, check_hparams
+from jaxrl.algos.gflownet.config import (
+    LOG_Z_LOSSES,
+    OP_LOSS_NAMES,
+    Config,
+    HParams,
+    check_hparams,
+)
 from jaxrl.algos.gflownet.evaluation import (
     enumerate_states,
     exact_metrics,
@@ -115,6 +121,12 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         raise ValueError(
             f"loss {config.loss!r} needs log R on every state (every state may "
             f"exit); {env!r} does not allow that"
+        )
+    if hasattr(reward, "objectives") and not config.is_order_preserving:
+        raise ValueError(
+            f"{reward!r} has several objectives and no scalar reward to balance; "
+            f"Config.loss must be order-preserving ({', '.join(OP_LOSS_NAMES)}), "
+            f"got {config.loss!r}"
         )
     check_log_rewards(env, reward)
     network = GFNPolicy(
@@ -222,7 +234,7 @@ def _compacted(setup: _Setup, net_params, traj):
     return apply
 
 
-def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj):
+def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner):
     apply = (
         _compacted(setup, params.net, traj)
         if setup.config.rollout == "compacted"
@@ -236,13 +248,22 @@ def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj):
         params.log_z,
         use_parent_flows=setup.config.loss == "fm",
     )
-    return gfn_loss(setup.config.loss, terms, hparams.subtb_lambda), terms
+    loss = gfn_loss(
+        setup.config.loss, terms, hparams.subtb_lambda, partner=partner,
+        op_weight=hparams.op_weight,
+    )  # fmt: skip
+    return loss, terms
 
 
 def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
     """One training iteration: sample, loss, Adam update, visited objects."""
     config, env = setup.config, setup.env
-    key, k_sample = jax.random.split(state.key)
+    partner = None
+    if config.is_order_preserving:  # only these draw a pairing (same streams)
+        key, k_sample, k_pair = jax.random.split(state.key, 3)
+        partner = jax.random.permutation(k_pair, config.batch_size)
+    else:
+        key, k_sample = jax.random.split(state.key)
 
     def forward_logits(obs):
         return setup.network.apply(
@@ -254,7 +275,7 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
         hparams.temperature,
     )  # fmt: skip
     (loss, terms), grads = jax.value_and_grad(_loss, has_aux=True)(
-        state.params, setup, hparams, traj
+        state.params, setup, hparams, traj, partner
     )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     zeta = jax.vmap(log_partition_estimate, in_axes=(1, 1, 0, 1))(

@@ -96,6 +96,9 @@ class Terms(NamedTuple):
     is_edge: jax.Array | None  # (T+1, B, A) bool: that edge exists
     log_edge_in: jax.Array | None  # (T+1, B, A) from each parent (FM only)
     is_parent: jax.Array | None  # (T+1, B, A) bool: that parent exists
+    # (B, K) the objects' objective values, for a reward with several
+    # objectives (``reward.objectives``); None for a scalar reward
+    objectives: jax.Array | None = None
 
 
 def trajectory_terms(
@@ -144,6 +147,10 @@ def trajectory_terms(
     if use_parent_flows:
         log_edge, is_edge = jnp.where(fmask, out.forward_logits, 0.0), fmask
         log_edge_in, is_parent = _incoming_edges(env, states, bmask, apply)
+    objectives = None
+    if hasattr(reward, "objectives"):
+        last = jax.tree.map(lambda x: x[-1], states)
+        objectives = map_states(reward.objectives, last, 1)
     return Terms(
         log_z=log_z,
         log_pf=log_pf,
@@ -158,6 +165,7 @@ def trajectory_terms(
         is_edge=is_edge,
         log_edge_in=log_edge_in,
         is_parent=is_parent,
+        objectives=objectives,
     )
 
 
