@@ -257,14 +257,20 @@ def _check_meta(where: str, meta: dict, fingerprint: dict) -> None:
 
 def _rebuild(raw: Any, abstract: Any, like: Any) -> Any:
     """Put back the zero-size leaves and re-wrap typed keys."""
-    raw_leaves = jax.tree.leaves(raw, is_leaf=lambda x: x is None)
-    abstract_leaves, structure = jax.tree.flatten(abstract)
+    def is_none(x):
+        return x is None
+
+    raw_leaves = jax.tree.leaves(raw, is_leaf=is_none)
+    abstract_leaves, structure = jax.tree.flatten(abstract, is_leaf=is_none)
+
+    def leaf(r, a):
+        if a is None:  # a None field of the state (an unused part)
+            return None
+        return np.zeros(a.shape, a.dtype) if _is_empty(a) else np.asarray(r)
+
     full = jax.tree.unflatten(
         structure,
-        [
-            np.zeros(a.shape, a.dtype) if _is_empty(a) else np.asarray(r)
-            for r, a in zip(raw_leaves, abstract_leaves, strict=True)
-        ],
+        [leaf(r, a) for r, a in zip(raw_leaves, abstract_leaves, strict=True)],
     )
     return jax.tree.map(
         lambda r, x: (

@@ -368,7 +368,7 @@ def _checkpoint_policy(run_dir: Path, run_config: dict, env, env_params, greedy)
     params = jax.tree.map(lambda x: x[0], state.params)
     network = ppo.make_network(
         env.observation_space(env_params), int(env.action_space(env_params).n),
-        config.hidden_size, config.embed_dim,
+        config.hidden_size, config.embed_dim, config.num_value_heads,
     )  # fmt: skip
 
     def act(key, obs):

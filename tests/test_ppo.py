@@ -151,7 +151,7 @@ def test_next_values_equal_a_full_pass_over_final_observations():
     runner, rollout = T._collect(setup, runner)
     truncated = rollout.done & ~rollout.terminated
     assert int(truncated.sum()) > config.num_envs
-    cheap = jax.jit(lambda r, ro: T._next_values(setup, r, ro))(runner, rollout)
+    _, cheap = jax.jit(lambda r, ro: T._next_values(setup, r, ro))(runner, rollout)
     _, full = jax.vmap(network.apply, in_axes=(None, 0))(net_params, rollout.final_obs)
     keep = ~np.asarray(rollout.terminated)
     np.testing.assert_allclose(

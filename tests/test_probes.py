@@ -6,6 +6,8 @@ thousand steps with a tiny network, and checks the policy or the critic
 against the value the probe's docstring states (within 0.1).
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,18 +31,28 @@ HPARAMS = ppo.HParams(lr=1e-2)
 GAMMA = 0.7  # DelayedReward: far from 1 (no discount) and from 0 (no bootstrap)
 
 
-def _train(env, hparams=HPARAMS):
+# The exploration variants: a bonus must not stop PPO from solving a probe.
+VARIANTS = {
+    "plain": CONFIG,
+    "rnd": dataclasses.replace(CONFIG, intrinsic="rnd", rnd_hidden_size=16,
+                               rnd_output_size=8),
+    "count": dataclasses.replace(CONFIG, intrinsic="count", count_key_bits=16),
+}  # fmt: skip
+
+
+def _train(env, hparams=HPARAMS, config=CONFIG):
     """One training run; returns ``(out, value_of)`` with ``value_of(obs)``
-    the trained critic on a batch of ``(N, 1)`` observations."""
+    the trained (extrinsic) critic on a batch of ``(N, 1)`` observations."""
     params = env.default_params
-    out = jax.jit(ppo.make_train(CONFIG, env, params))(jax.random.key(0), hparams)
+    out = jax.jit(ppo.make_train(config, env, params))(jax.random.key(0), hparams)
     network = ppo.make_network(
         env.observation_space(params), env.action_space(params).n,
-        CONFIG.hidden_size, CONFIG.embed_dim,
+        config.hidden_size, config.embed_dim, config.num_value_heads,
     )  # fmt: skip
 
     def value_of(obs):
         _, value = network.apply(out.state.params, jnp.asarray(obs, jnp.float32))
+        value = value if config.num_value_heads == 1 else value[..., 0]
         return np.asarray(value)
 
     return out, value_of
@@ -83,8 +95,9 @@ def test_state_dependent_reward_draws_both_signs_and_pays_the_sign():
     assert bool(terminated.all())
 
 
-def test_ppo_prefers_the_rewarding_arm():
-    out, value_of = _train(OneStepBandit())
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_ppo_prefers_the_rewarding_arm(variant):
+    out, value_of = _train(OneStepBandit(), config=VARIANTS[variant])
     returns = np.asarray(out.metrics.episode_return)
     assert returns[-4:].mean() > 0.9, returns  # pi(action 1) > 0.9 at the end
     # the critic predicts the policy's mean reward, which is now near 1
@@ -98,7 +111,8 @@ def test_ppo_critic_discounts_a_delayed_reward():
     assert abs(second - 1.0) < 0.1, (first, second)
 
 
-def test_ppo_critic_reads_the_observation():
-    out, value_of = _train(StateDependentReward())
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_ppo_critic_reads_the_observation(variant):
+    out, value_of = _train(StateDependentReward(), config=VARIANTS[variant])
     plus, minus = value_of([[1.0], [-1.0]])
     assert abs(plus - 1.0) < 0.1 and abs(minus + 1.0) < 0.1, (plus, minus)

@@ -5,7 +5,10 @@ import math
 
 from flax import struct
 
+from jaxrl.algos.intrinsic import COUNT_MODES
 from jaxrl.program import check_field_types, check_ranges
+
+INTRINSIC_REWARDS = ("none", "rnd", "count")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,17 +30,34 @@ class Config:
     anneal_lr: bool = True  # linear decay of the learning rate to 0
     normalize_advantages: bool = True  # per minibatch
     final_fraction: float = 0.1  # share of updates whose episodes give "final"
+    # exploration bonus: none, rnd (Burda et al. 2018) or count (SimHash)
+    intrinsic: str = "none"
+    count_mode: str = "lifelong"  # count only: lifelong or episodic counts
+    count_key_bits: int = 128  # count only: SimHash bits per observation
+    rnd_hidden_size: int = 256  # rnd only: width of target and predictor
+    rnd_output_size: int = 512  # rnd only: target feature size (paper: 512)
 
     def __post_init__(self):
         check_field_types(self)
         positive = (
             "total_steps", "num_envs", "num_steps", "num_minibatches",
-            "update_epochs", "hidden_size", "embed_dim",
+            "update_epochs", "hidden_size", "embed_dim", "count_key_bits",
+            "rnd_hidden_size", "rnd_output_size",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
+        if self.intrinsic not in INTRINSIC_REWARDS:
+            raise ValueError(
+                f"Config.intrinsic must be one of {', '.join(INTRINSIC_REWARDS)}, "
+                f"got {self.intrinsic!r}"
+            )
+        if self.count_mode not in COUNT_MODES:
+            raise ValueError(
+                f"Config.count_mode must be one of {', '.join(COUNT_MODES)}, "
+                f"got {self.count_mode!r}"
+            )
         if not 0.0 < self.final_fraction <= 1.0:
             raise ValueError(
                 f"Config.final_fraction must be in (0, 1], got {self.final_fraction!r}"
@@ -68,6 +88,11 @@ class Config:
         return self.total_steps // self.batch_size
 
     @property
+    def num_value_heads(self) -> int:
+        """1, or 2 with an intrinsic reward (extrinsic and intrinsic values)."""
+        return 1 if self.intrinsic == "none" else 2
+
+    @property
     def minibatch_size(self) -> int:
         return self.batch_size // self.num_minibatches
 
@@ -91,6 +116,11 @@ class HParams:
     ent_coef: float = 0.01  # traced
     vf_coef: float = 0.5  # traced
     max_grad_norm: float = 0.5  # traced: global-norm gradient clip
+    # with Config.intrinsic only (Burda et al.'s values): the advantage is
+    # ext_coef * A_extrinsic + int_coef * A_intrinsic
+    int_coef: float = 1.0  # traced
+    ext_coef: float = 2.0  # traced
+    int_gamma: float = 0.99  # traced: discount of the intrinsic return
 
 
 _HPARAM_RANGES = {
@@ -101,6 +131,9 @@ _HPARAM_RANGES = {
     "ent_coef": (0.0, math.inf, True),
     "vf_coef": (0.0, math.inf, True),
     "max_grad_norm": (0.0, math.inf, False),
+    "int_coef": (0.0, math.inf, True),
+    "ext_coef": (0.0, math.inf, True),
+    "int_gamma": (0.0, 1.0, True),
 }
 
 

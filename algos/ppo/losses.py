@@ -87,10 +87,13 @@ def ppo_loss(
 
     Args:
         logits: ``(N, A)`` policy logits under the current parameters.
-        value: ``(N,)`` current value estimates.
+        value: ``(N,)`` current value estimates, or ``(N, K)`` for ``K``
+            value heads (their losses are summed).
         action: ``(N,)`` int actions taken.
-        old_log_prob, old_value: ``(N,)`` from the rollout.
-        advantage, target: ``(N,)`` GAE advantages and value targets.
+        old_log_prob, old_value: ``(N,)`` from the rollout (``old_value``
+            shaped like ``value``).
+        advantage: ``(N,)`` GAE advantages.
+        target: value targets shaped like ``value``.
         clip_eps, vf_coef, ent_coef: () coefficients.
         normalize_advantages: static; standardise advantages over the batch.
 
@@ -107,12 +110,10 @@ def ppo_loss(
     policy_loss = -jnp.minimum(unclipped, clipped).mean()
 
     value_clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
-    value_loss = (
-        0.5
-        * jnp.maximum(
-            jnp.square(value - target), jnp.square(value_clipped - target)
-        ).mean()
+    squared = jnp.maximum(
+        jnp.square(value - target), jnp.square(value_clipped - target)
     )
+    value_loss = 0.5 * jnp.sum(jnp.mean(squared, axis=0))
     entropy = categorical_entropy(logits).mean()
     total = policy_loss + vf_coef * value_loss - ent_coef * entropy
 

@@ -72,7 +72,9 @@ class GridEncoder(nn.Module):
 class ActorCritic(nn.Module):
     """Shared encoder, then separate two-layer tanh MLPs for policy and value.
 
-    Returns ``(logits (..., A) float32, value (...) float32)``. Orthogonal
+    Returns ``(logits (..., A) float32, value)``: ``value`` is ``(...)``
+    float32 with one value head, ``(..., num_values)`` with more (linear heads
+    on the same critic MLP, e.g. extrinsic and intrinsic values). Orthogonal
     initialisation with PureJaxRL's gains (sqrt(2) hidden, 0.01 policy head,
     1.0 value head).
     """
@@ -80,13 +82,14 @@ class ActorCritic(nn.Module):
     encoder: nn.Module
     num_actions: int
     hidden_size: int = 64
+    num_values: int = 1
 
     @nn.compact
     def __call__(self, obs) -> tuple[jax.Array, jax.Array]:
         features = self.encoder(obs)
         logits = _mlp(features, self.hidden_size, self.num_actions, 0.01, "actor")
-        value = _mlp(features, self.hidden_size, 1, 1.0, "critic")
-        return logits, value[..., 0]
+        value = _mlp(features, self.hidden_size, self.num_values, 1.0, "critic")
+        return logits, value[..., 0] if self.num_values == 1 else value
 
 
 def _mlp(x, hidden: int, out: int, out_gain: float, name: str) -> jax.Array:
@@ -98,7 +101,13 @@ def _mlp(x, hidden: int, out: int, out_gain: float, name: str) -> jax.Array:
     return nn.Dense(out, kernel_init=out_init, name=f"{name}_out")(x)
 
 
-def make_network(observation_space, num_actions: int, hidden_size: int, embed_dim: int):
+def make_network(
+    observation_space,
+    num_actions: int,
+    hidden_size: int,
+    embed_dim: int,
+    num_values: int = 1,
+):
     """Choose the encoder from the observation space and build the network.
 
     A ``spaces.Dict`` with an integer ``image`` Box and a ``direction``
@@ -106,7 +115,7 @@ def make_network(observation_space, num_actions: int, hidden_size: int, embed_di
     bounds); anything else gets :class:`FlatEncoder`.
     """
     encoder = _grid_encoder(observation_space, embed_dim) or FlatEncoder()
-    return ActorCritic(encoder, num_actions, hidden_size)
+    return ActorCritic(encoder, num_actions, hidden_size, num_values)
 
 
 _MAX_CATEGORIES = 64

@@ -16,6 +16,12 @@ import optax
 from flax import struct
 from gymnax.environments import spaces
 
+from jaxrl.algos.intrinsic import (
+    RND,
+    SimHashCounts,
+    init_reward_scaler,
+    scale_rewards,
+)
 from jaxrl.algos.ppo.config import Config, HParams, check_hparams
 from jaxrl.algos.ppo.losses import LossInfo, gae, ppo_loss
 from jaxrl.algos.ppo.networks import ActorCritic, categorical_log_prob, make_network
@@ -49,6 +55,8 @@ class RunnerState:
     obs: Any  # batched current observation, leaves (B, ...)
     key: jax.Array  # typed PRNG key
     update: jax.Array  # () int32, updates done
+    intrinsic: Any = None  # the intrinsic-reward module's state, if any
+    int_scaler: Any = None  # RewardScaler of the intrinsic rewards, if any
 
 
 class Metrics(NamedTuple):
@@ -63,6 +71,10 @@ class Metrics(NamedTuple):
     # () float32, share of ended episodes the environment called a success;
     # None for environments whose info has no "success"
     success_rate: jax.Array | None = None
+    # () float32, mean raw bonus of the rollout; None without Config.intrinsic
+    intrinsic_reward: jax.Array | None = None
+    # () float32, the bonus module's training loss (RND's predictor error)
+    intrinsic_loss: jax.Array | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +85,7 @@ class _Setup:
     env: Any
     env_params: Any
     network: ActorCritic
+    intrinsic: Any = None  # RND, SimHashCounts or None
 
 
 def make_program(
@@ -109,12 +122,18 @@ def make_program(
         int(action_space.n),
         config.hidden_size,
         config.embed_dim,
+        config.num_value_heads,
     )
-    setup = _Setup(config, EpisodeStatistics(env), env_params, network)
+    setup = _Setup(
+        config, EpisodeStatistics(env), env_params, network, make_intrinsic(config)
+    )
     has_success = _reports_success(setup)
     curves = [Curve("episode_return", "episode return", "num_episodes")]
     if has_success:
         curves.append(Curve("success_rate", "success rate", "num_episodes"))
+    if setup.intrinsic is not None:
+        _check_numeric_observations(env, env_params, config.intrinsic)
+        curves.append(Curve("intrinsic_reward", "intrinsic reward (raw)"))
     return Program(
         init=lambda key, hparams: _init(setup, key, hparams),
         step=lambda runner, hparams: _update(setup, hparams, runner),
@@ -144,6 +163,29 @@ def make_train(config: Config, env, env_params=None):
         ``out.metrics`` leaves have a leading ``[num_updates]`` axis.
     """
     return scan_program(make_program(config, env, env_params), HParams())
+
+
+def make_intrinsic(config: Config):
+    """The bonus module ``Config.intrinsic`` names, or None for ``"none"``."""
+    if config.intrinsic == "rnd":
+        return RND(
+            config.rnd_hidden_size, config.rnd_output_size, config.update_epochs,
+            config.num_minibatches,
+        )  # fmt: skip
+    if config.intrinsic == "count":
+        return SimHashCounts(mode=config.count_mode, key_bits=config.count_key_bits)
+    return None
+
+
+def _check_numeric_observations(env, env_params, name: str) -> None:
+    """Bonuses read observations as numbers: refuse any other leaf dtype."""
+    obs = jax.eval_shape(env.reset, jax.random.key(0), env_params)[0]
+    for leaf in jax.tree.leaves(obs):
+        if not (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == jnp.bool_):
+            raise TypeError(
+                f"Config.intrinsic={name!r} reads observations as numbers; this "
+                f"environment's observation has a {leaf.dtype} leaf"
+            )
 
 
 def final_scores(history: dict[str, np.ndarray], num_final_updates: int) -> dict:
@@ -191,8 +233,16 @@ def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> RunnerState:
     obs, env_state = reset_batch(setup.env, setup.env_params, k_reset, config.num_envs)
     params = setup.network.init(k_init, obs)
     optimizer = make_optimizer(config, hparams)
-    return RunnerState(
+    runner = RunnerState(
         params, optimizer.init(params), env_state, obs, key, jnp.int32(0)
+    )
+    if setup.intrinsic is None:
+        return runner
+    key, k_intrinsic = jax.random.split(key)
+    return runner.replace(
+        key=key,
+        intrinsic=setup.intrinsic.init(k_intrinsic, obs),
+        int_scaler=init_reward_scaler(config.num_envs),
     )
 
 
@@ -215,16 +265,20 @@ def make_optimizer(config: Config, hparams: HParams) -> optax.GradientTransforma
 
 
 def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
-    """One PPO update: a rollout, GAE, then minibatch epochs."""
+    """One PPO update: a rollout, GAE, then minibatch epochs (and, with an
+    intrinsic reward, its bonuses before and its own training after)."""
     config = setup.config
     optimizer = make_optimizer(config, hparams)
     runner, rollout = _collect(setup, runner)
-    next_value = _next_values(setup, runner, rollout)
-    per_env = (1, 1, 1, 1, 1, None, None)
-    advantages, targets = jax.vmap(gae, in_axes=per_env, out_axes=1)(
-        rollout.reward, rollout.value, next_value, rollout.terminated, rollout.done,
-        hparams.gamma, hparams.gae_lambda,
-    )  # fmt: skip
+    continuing, next_value = _next_values(setup, runner, rollout)
+    if setup.intrinsic is None:
+        advantages, targets = _advantages(
+            rollout.reward, rollout.value, next_value, rollout, hparams.gamma, hparams
+        )
+    else:
+        runner, advantages, targets, bonus = _mixed_advantages(
+            setup, hparams, runner, rollout, continuing, next_value
+        )
     batch = (rollout.obs, rollout.action, rollout.log_prob, rollout.value,
              advantages, targets)  # fmt: skip
     batch = jax.tree.map(lambda x: x.reshape(config.batch_size, *x.shape[2:]), batch)
@@ -239,13 +293,69 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
     update = runner.update + 1
     runner = runner.replace(params=params, opt_state=opt_state, key=key, update=update)
     metrics = _metrics(rollout.episode, jax.tree.map(jnp.mean, losses))
+    if setup.intrinsic is not None:
+        key, k_intrinsic = jax.random.split(runner.key)
+        intrinsic, intrinsic_loss = setup.intrinsic.update(
+            runner.intrinsic, rollout.final_obs, k_intrinsic, hparams.lr
+        )
+        runner = runner.replace(key=key, intrinsic=intrinsic)
+        metrics = metrics._replace(
+            intrinsic_reward=jnp.mean(bonus), intrinsic_loss=intrinsic_loss
+        )
     return runner, metrics._replace(env_steps=update * config.batch_size)
 
 
-def _next_values(setup: _Setup, runner: RunnerState, rollout: Transition):
-    """``(T, B)`` values of the states each step reached, for GAE.
+def _advantages(reward, value, next_value, rollout, gamma, hparams):
+    """GAE per environment: ``(T, B)`` advantages and value targets."""
+    per_env = (1, 1, 1, 1, 1, None, None)
+    return jax.vmap(gae, in_axes=per_env, out_axes=1)(
+        reward, value, next_value, rollout.terminated, rollout.done, gamma,
+        hparams.gae_lambda,
+    )  # fmt: skip
 
-    Where an episode went on, the state reached is the next one acted in, whose
+
+def _mixed_advantages(setup, hparams, runner, rollout, continuing, next_value):
+    """Extrinsic and intrinsic streams, each with its own value head and GAE.
+
+    The bonus of step ``t`` is paid for the observation it reached, scaled by
+    the running standard deviation of its discounted sums. An episodic bonus
+    stops at episode ends like the task's reward; a lifelong one (RND,
+    lifelong counts) runs on across them: its GAE bootstraps from the next
+    observation acted on, whatever the episode boundaries.
+
+    Returns:
+        ``(runner, advantages (T, B), targets (T, B, 2), raw bonus (T, B))``.
+    """
+    module = setup.intrinsic
+    intrinsic, bonus = module.reward(runner.intrinsic, rollout.final_obs, rollout.done)
+    scaler, scaled = scale_rewards(runner.int_scaler, bonus, hparams.int_gamma)
+    ext_adv, ext_target = _advantages(
+        rollout.reward, rollout.value[..., 0], next_value[..., 0], rollout,
+        hparams.gamma, hparams,
+    )  # fmt: skip
+    if module.is_episodic:
+        int_next, int_rollout = next_value[..., 1], rollout
+    else:
+        never = jnp.zeros_like(rollout.done)
+        int_next = continuing[..., 1]
+        int_rollout = rollout._replace(terminated=never, done=never)
+    int_adv, int_target = _advantages(
+        scaled, rollout.value[..., 1], int_next, int_rollout, hparams.int_gamma,
+        hparams,
+    )  # fmt: skip
+    advantages = hparams.ext_coef * ext_adv + hparams.int_coef * int_adv
+    targets = jnp.stack([ext_target, int_target], axis=-1)
+    runner = runner.replace(intrinsic=intrinsic, int_scaler=scaler)
+    return runner, advantages, targets, bonus
+
+
+def _next_values(setup: _Setup, runner: RunnerState, rollout: Transition):
+    """Values of the states each step reached, for GAE: ``(continuing,
+    reached)``, each ``(T, B)`` (``(T, B, K)`` with ``K`` value heads).
+
+    ``continuing`` holds the value of the next observation acted on (after
+    any reset), for streams that ignore episode ends. In ``reached``, where
+    an episode went on, the state reached is the next one acted in, whose
     value the rollout already holds (the last step's comes from one more
     forward pass). Terminations do not bootstrap. Only truncated steps need
     the value of their final observation: those are evaluated ``B`` at a time
@@ -269,10 +379,13 @@ def _next_values(setup: _Setup, runner: RunnerState, rollout: Transition):
         values = values.at[index].set(value, mode="drop")
         return todo.at[index].set(False, mode="drop"), values
 
+    heads = next_value.shape[2:]
     _, values = jax.lax.while_loop(
-        pending, evaluate_some, (needs_value.reshape(size), next_value.reshape(size))
+        pending,
+        evaluate_some,
+        (needs_value.reshape(size), next_value.reshape(size, *heads)),
     )
-    return values.reshape(config.num_steps, config.num_envs)
+    return next_value, values.reshape(config.num_steps, config.num_envs, *heads)
 
 
 def _collect(setup: _Setup, runner: RunnerState) -> tuple[RunnerState, Transition]:
