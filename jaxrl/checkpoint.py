@@ -257,6 +257,7 @@ def _check_meta(where: str, meta: dict, fingerprint: dict) -> None:
 
 def _rebuild(raw: Any, abstract: Any, like: Any) -> Any:
     """Put back the zero-size leaves and re-wrap typed keys."""
+
     def is_none(x):
         return x is None
 
