@@ -41,6 +41,12 @@ from jaxrl.algos.gflownet.losses import (
     trajectory_balance,
     vargrad_loss,
 )
+from jaxrl.algos.gflownet.pareto import (
+    ParetoMetrics,
+    hypervolume_2d,
+    igd,
+    pareto_metrics,
+)
 from jaxrl.algos.gflownet.policies import (
     MASKED_LOGIT,
     GFNPolicy,
@@ -70,16 +76,18 @@ from jaxrl.program import TrainOutput
 __all__ = [
     "LOSS_NAMES", "MASKED_LOGIT", "OP_LOSS_NAMES", "Config", "Enumeration",
     "ExactMetrics",
-    "GFNParams", "GFNPolicy", "GFNState", "HParams", "Metrics", "PolicyOutputs",
+    "GFNParams", "GFNPolicy", "GFNState", "HParams", "Metrics", "ParetoMetrics",
+    "PolicyOutputs",
     "Terms", "TrainOutput", "Trajectories", "behaviour_log_probs", "check_hparams",
     "detailed_balance", "enumerate_states", "exact_metrics", "final_scores",
-    "flow_matching", "forward_looking_db", "gfn_loss", "log_partition_estimate",
+    "flow_matching", "forward_looking_db", "gfn_loss", "hypervolume_2d", "igd",
+    "log_partition_estimate",
     "make_optimizer", "make_program", "make_train", "map_states", "masked_log_softmax",
     "masked_logsumexp", "modified_db", "non_dominated", "op_detailed_balance",
     "order_labels", "order_loss", "order_preserving_loss", "pairwise_order_loss",
-    "pareto_order_loss", "sample_trajectories", "subtrajectory_balance",
-    "tb_log_reward_estimate", "terminating_log_probs", "trajectory_balance",
-    "trajectory_terms", "vargrad_loss",
+    "pareto_metrics", "pareto_order_loss", "sample_trajectories",
+    "subtrajectory_balance", "tb_log_reward_estimate", "terminating_log_probs",
+    "trajectory_balance", "trajectory_terms", "vargrad_loss",
 ]  # fmt: skip
 
 

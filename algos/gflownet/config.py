@@ -39,6 +39,10 @@ class Config:
     # compacted: on the visited states only (same loss; faster unbatched,
     # not under vmap over seeds; not for fm)
     rollout: str = "padded"
+    # rewards with several objectives: objects drawn from the exact
+    # terminating distribution at each evaluation for hypervolume and IGD
+    # (1280: the OP-GFN code's 2-objective evaluation, 10 batches of 128)
+    pareto_samples: int = 1280
 
     def __post_init__(self):
         check_field_types(self)
@@ -55,7 +59,8 @@ class Config:
                 "Config.rollout='compacted' does not support loss 'fm' "
                 "(it evaluates every parent); use padded"
             )
-        for name in ("num_iterations", "batch_size", "eval_every", "hidden_size"):
+        for name in ("num_iterations", "batch_size", "eval_every", "hidden_size",
+                     "pareto_samples"):  # fmt: skip
             value = getattr(self, name)
             if value < 1:
                 raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")

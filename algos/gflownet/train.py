@@ -31,6 +31,7 @@ from jaxrl.algos.gflownet.evaluation import (
     terminating_log_probs,
 )
 from jaxrl.algos.gflownet.losses import gfn_loss, log_partition_estimate
+from jaxrl.algos.gflownet.pareto import ParetoMetrics, pareto_metrics
 from jaxrl.algos.gflownet.policies import GFNPolicy, masked_logsumexp
 from jaxrl.algos.gflownet.trajectories import (
     compacted_apply,
@@ -74,6 +75,9 @@ class Metrics(NamedTuple):
     log_z: jax.Array  # () the learned log Z
     logz_error: jax.Array  # () |learned log Z - true log Z|
     modes_found: jax.Array  # () int32, reward modes sampled at least once
+    # rewards with several objectives only (else None, absent from the
+    # history): probability on the true front, IGD, hypervolume
+    pareto: ParetoMetrics | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +99,11 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         env: an enumerable :class:`~jaxrl.envs.gfn.base.GFNEnvironment`
             (exact evaluation lists its states).
         reward: an object with ``log_reward(state)``, and ``is_mode(state)``
-            for ``modes_found`` (0 without it).
+            for ``modes_found`` (0 without it). A reward with several
+            objectives also has ``objectives(state) -> (K,)`` (maximised) and
+            optionally ``reference_point`` (the hypervolume's, default 0):
+            it trains only with an order-preserving loss, and each
+            evaluation adds ``pareto`` metrics (:mod:`.pareto`).
         target: the environment's id, recorded in the run directory.
 
     Returns:
@@ -106,7 +114,8 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         TypeError: ``config`` is not a gflownet ``Config``.
         ValueError: the environment cannot be enumerated, a reward is zero,
             negative or NaN (no finite log R), or the objective needs every
-            state to be able to exit and here it cannot.
+            state to be able to exit and here it cannot, or the reward has
+            several objectives and the loss is not order-preserving.
     """
     if not isinstance(config, Config):
         raise TypeError(
@@ -122,7 +131,8 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
             f"loss {config.loss!r} needs log R on every state (every state may "
             f"exit); {env!r} does not allow that"
         )
-    if hasattr(reward, "objectives") and not config.is_order_preserving:
+    is_multi = hasattr(reward, "objectives")
+    if is_multi and not config.is_order_preserving:
         raise ValueError(
             f"{reward!r} has several objectives and no scalar reward to balance; "
             f"Config.loss must be order-preserving ({', '.join(OP_LOSS_NAMES)}), "
@@ -136,6 +146,10 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         use_flow=config.uses_flow,
         use_shared_trunk=config.use_shared_trunk,
     )
+    curves = (Curve("l1", "L1 to R/Z"), Curve("kl", "KL(R/Z || p)"))
+    if is_multi:
+        curves = (Curve("pareto.mass", "probability on the Pareto front"),
+                  Curve("pareto.igd", "IGD to the Pareto front"))  # fmt: skip
     state_ndim = jax.tree.leaves(jax.eval_shape(env.initial_state))[0].ndim
     setup = _Setup(config, env, reward, network, state_ndim)
     return Program(
@@ -145,13 +159,9 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         work_per_step=config.eval_every * config.batch_size,
         work_unit="trajectories",
         final=final_scores,
-        primary="l1",
-        curves=(
-            Curve("l1", "L1 to R/Z"),
-            Curve("kl", "KL(R/Z || p)"),
-            Curve("modes_found", "modes found"),
-        ),
-        lower_is_better=("l1", "kl", "logz_error", "jsd"),
+        primary="pareto.mass" if is_multi else "l1",
+        curves=(*curves, Curve("modes_found", "modes found")),
+        lower_is_better=("l1", "kl", "logz_error", "jsd", "pareto.igd"),
         is_healthy=lambda state: all_finite((state.params, state.opt_state)),
         check_hparams=check_hparams,
         description={
@@ -192,6 +202,8 @@ def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each run's last evaluation: ``l1``, ``kl``, ``jsd``, ``logz_error``,
     ``modes_found``, as ``(R,)`` float64 arrays."""
     names = ("l1", "kl", "jsd", "logz_error", "modes_found")
+    names += tuple(n for n in ("pareto.mass", "pareto.igd", "pareto.hypervolume")
+                   if n in history)  # fmt: skip
     return {name: np.asarray(history[name], np.float64)[:, -1] for name in names}
 
 
@@ -308,6 +320,15 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
     log_p = terminating_log_probs(env, enum, logits)
     exact = exact_metrics(log_p, enum.log_reward, enum.forward_mask[:, env.exit_action])
     log_z = _learned_log_z(setup, state, enum, logits)
+    pareto = None
+    if hasattr(setup.reward, "objectives"):
+        key, k_eval = jax.random.split(state.key)
+        state = state.replace(key=key)
+        objectives = map_states(setup.reward.objectives, enum.states, 1)
+        pareto = pareto_metrics(
+            objectives, enum.forward_mask[:, env.exit_action], log_p, k_eval,
+            setup.config.pareto_samples, getattr(setup.reward, "reference_point", 0.0),
+        )  # fmt: skip
     return state, Metrics(
         loss=jnp.mean(losses),
         log_reward=jnp.mean(log_rewards),
@@ -318,6 +339,7 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
         log_z=log_z,
         logz_error=jnp.abs(log_z - exact.true_log_z),
         modes_found=jnp.sum(state.is_visited & enum.is_mode, dtype=jnp.int32),
+        pareto=pareto,
     )
 
 

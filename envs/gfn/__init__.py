@@ -9,6 +9,7 @@ Example::
 
 from jaxrl.envs.gfn.base import GFNEnvironment
 from jaxrl.envs.gfn.hypergrid import HyperGrid, HyperGridReward, HyperGridState
+from jaxrl.envs.gfn.mo_hypergrid import MOHyperGrid, MOHyperGridReward
 from jaxrl.envs.gfn.registry import (
     GFNEnvSpec,
     gfn_env_ids,
@@ -18,5 +19,6 @@ from jaxrl.envs.gfn.registry import (
 
 __all__ = [
     "GFNEnvSpec", "GFNEnvironment", "HyperGrid", "HyperGridReward",
-    "HyperGridState", "gfn_env_ids", "make_gfn_env", "register_gfn_env",
+    "HyperGridState", "MOHyperGrid", "MOHyperGridReward", "gfn_env_ids",
+    "make_gfn_env", "register_gfn_env",
 ]  # fmt: skip

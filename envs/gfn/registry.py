@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jaxrl.envs.gfn.hypergrid import HyperGrid, HyperGridReward
+from jaxrl.envs.gfn.mo_hypergrid import MOHyperGrid, MOHyperGridReward
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,3 +129,17 @@ def _hypergrid(
 register_gfn_env("hypergrid", _hypergrid)
 # 2 x 8 cells with the standard reward: 64 states, 4 modes; a quick check.
 register_gfn_env("hypergrid-small", _hypergrid, {"ndim": 2, "height": 8})
+
+
+def _mo_hypergrid(
+    height: int = 32, objectives: str = "branin-currin", reference_point: float = 0.0
+) -> tuple[MOHyperGrid, MOHyperGridReward]:
+    """The OP-GFN multi-objective HyperGrid (height 32 as in Chen & Mauch,
+    2024); ``objectives`` names 2 or more of branin, currin, shubert, beale
+    joined by ``-`` (a command-line override cannot hold a comma)."""
+    names = tuple(objectives.split("-"))
+    return MOHyperGrid(height), MOHyperGridReward(height, names, reference_point)
+
+
+# Order-preserving (op-*) losses only: the reward has several objectives.
+register_gfn_env("mo-hypergrid", _mo_hypergrid)
