@@ -18,7 +18,7 @@ Environments opt in to more with optional members, looked up on their class
   ``render_mode="rgb_array"``; ``render_fps`` sets ``metadata["render_fps"]``.
 - ``gymnax_equivalent_step``: set to the class's ``step`` when that ``step``
   returns what gymnax's ``Environment.step`` would; the single env then calls
-  ``step_env`` itself (see :func:`_uses_step_env`).
+  ``step_env`` itself (see :func:`uses_step_env`).
 """
 
 import functools
@@ -33,7 +33,6 @@ from gymnasium import spaces as gym_spaces
 from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
-from gymnax.environments import environment
 
 from jaxrl import registry
 from jaxrl.gymnasium_convert import (
@@ -44,6 +43,7 @@ from jaxrl.gymnasium_convert import (
     to_action,
     to_numpy,
 )
+from jaxrl.wrappers import uses_step_env
 
 _RENDER_FPS = 10  # metadata["render_fps"] unless the environment sets render_fps
 
@@ -194,21 +194,6 @@ def _reset(env, key, params):
     return key, obs, _strong(state)
 
 
-def _uses_step_env(env) -> bool:
-    """Whether ``env.step`` is gymnax's ``step_env`` + time limit + auto-reset.
-
-    Then the single env calls ``step_env`` itself: the same outputs without
-    the reset, and the terminal state stays (for ``render``). Anything else
-    (wrappers, custom ``step``) goes through ``env.step``. A class whose own
-    ``step`` is equivalent says so with ``gymnax_equivalent_step = step``.
-    """
-    if not isinstance(env, environment.Environment):
-        return False
-    step = type(env).step
-    equivalent = getattr(type(env), "gymnax_equivalent_step", None)
-    return step is environment.Environment.step or step is equivalent
-
-
 def _step(env, key, state, action, params):
     """One transition without auto-reset; equals ``env.step(key_step, ...)``.
 
@@ -216,7 +201,7 @@ def _step(env, key, state, action, params):
     terminal step returns the terminal observation, as gymnasium expects.
     """
     key, key_step = jax.random.split(key)
-    if _uses_step_env(env):
+    if uses_step_env(env):
         key_env, _ = jax.random.split(key_step)  # as gymnax's step splits it
         obs, state, reward, terminated, info = env.step_env(
             key_env, state, action, params

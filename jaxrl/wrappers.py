@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from flax import struct
-from gymnax.environments import spaces
+from gymnax.environments import environment, spaces
 
 
 class Wrapper:
@@ -155,3 +155,19 @@ class DoneAdapter(Wrapper):
             key, state, action, params
         )
         return obs, state, reward, jnp.logical_or(terminated, truncated), info
+
+
+def uses_step_env(env) -> bool:
+    """Whether ``env.step`` is gymnax's ``step_env`` + time limit + auto-reset.
+
+    Then a caller may run ``step_env`` itself (with the first half of the
+    step's key split) to see the state an episode ended in, before the
+    reset replaces it. A wrapper or a custom ``step`` does not qualify,
+    except a class whose own ``step`` is equivalent and says so with
+    ``gymnax_equivalent_step = step``.
+    """
+    if not isinstance(env, environment.Environment):
+        return False
+    step = type(env).step
+    equivalent = getattr(type(env), "gymnax_equivalent_step", None)
+    return step is environment.Environment.step or step is equivalent

@@ -291,7 +291,7 @@ def test_large_seeds_do_not_collide():
 
 def test_wrapped_env_steps_through_its_own_step(small):
     wrapper = EpisodeStatistics(small.env)
-    assert not adapter._uses_step_env(wrapper)
+    assert not adapter.uses_step_env(wrapper)
     wrapped = adapter.GymnasiumEnv(wrapper, small.params)
     plain = small.single
     _assert_obs_equal(wrapped.reset(seed=4)[0], plain.reset(seed=4)[0])

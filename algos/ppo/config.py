@@ -9,6 +9,7 @@ from jaxrl.algos.intrinsic import COUNT_MODES
 from jaxrl.program import check_field_types, check_ranges
 
 INTRINSIC_REWARDS = ("none", "rnd", "count")
+SHAPING_POTENTIALS = ("none", "goal_distance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Config:
     count_key_bits: int = 128  # count only: SimHash bits per observation
     rnd_hidden_size: int = 256  # rnd only: width of target and predictor
     rnd_output_size: int = 512  # rnd only: target feature size (paper: 512)
+    # potential-based shaping: none, or goal_distance (gridworlds); a custom
+    # potential is make_program's ``potential`` argument
+    shaping: str = "none"
 
     def __post_init__(self):
         check_field_types(self)
@@ -52,6 +56,11 @@ class Config:
             raise ValueError(
                 f"Config.intrinsic must be one of {', '.join(INTRINSIC_REWARDS)}, "
                 f"got {self.intrinsic!r}"
+            )
+        if self.shaping not in SHAPING_POTENTIALS:
+            raise ValueError(
+                f"Config.shaping must be one of {', '.join(SHAPING_POTENTIALS)}, "
+                f"got {self.shaping!r}"
             )
         if self.count_mode not in COUNT_MODES:
             raise ValueError(
@@ -121,6 +130,8 @@ class HParams:
     int_coef: float = 1.0  # traced
     ext_coef: float = 2.0  # traced
     int_gamma: float = 0.99  # traced: discount of the intrinsic return
+    # with shaping only: the reward is r + shaping_coef * F (F potential-based)
+    shaping_coef: float = 1.0  # traced
 
 
 _HPARAM_RANGES = {
@@ -134,6 +145,7 @@ _HPARAM_RANGES = {
     "int_coef": (0.0, math.inf, True),
     "ext_coef": (0.0, math.inf, True),
     "int_gamma": (0.0, 1.0, True),
+    "shaping_coef": (0.0, math.inf, True),
 }
 
 

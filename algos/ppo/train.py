@@ -25,6 +25,13 @@ from jaxrl.algos.intrinsic import (
 from jaxrl.algos.ppo.config import Config, HParams, check_hparams
 from jaxrl.algos.ppo.losses import LossInfo, gae, ppo_loss
 from jaxrl.algos.ppo.networks import ActorCritic, categorical_log_prob, make_network
+from jaxrl.algos.ppo.shaping import (
+    POTENTIALS,
+    Potential,
+    PotentialInfo,
+    check_potential,
+    shaping_reward,
+)
 from jaxrl.program import Curve, Program, all_finite, scan_program
 from jaxrl.rollout import reset_batch, rollout
 from jaxrl.wrappers import EpisodeStatistics, EpisodeStats
@@ -43,6 +50,8 @@ class Transition(NamedTuple):
     done: jax.Array  # bool, terminated or truncated
     final_obs: Any  # observation reached (before any auto-reset)
     episode: EpisodeStats  # statistics of episodes that ended on this step
+    potential: jax.Array | None = None  # float32 Phi(s), with shaping only
+    next_potential: jax.Array | None = None  # Phi(s') before any reset
 
 
 @struct.dataclass
@@ -89,7 +98,11 @@ class _Setup:
 
 
 def make_program(
-    config: Config, env, env_params=None, target: str | None = None
+    config: Config,
+    env,
+    env_params=None,
+    target: str | None = None,
+    potential: Potential | None = None,
 ) -> Program:
     """PPO as an engine program: one step is one update (rollout, GAE, epochs).
 
@@ -99,6 +112,11 @@ def make_program(
             gymnax's, or the user's).
         env_params: the environment's params; ``env.default_params`` if None.
         target: the environment's id, recorded in the run directory.
+        potential: a shaping potential ``(env_state, env_params) -> ()``
+            float32 of the unwrapped environment's state; it replaces the one
+            ``config.shaping`` names. The rollout's rewards become
+            ``r + shaping_coef * (gamma * Phi(s') - Phi(s))`` (0 potential
+            after a termination); episode returns stay the task's own.
 
     Returns:
         A :class:`jaxrl.program.Program` whose ``init(key, hparams)`` builds
@@ -106,8 +124,9 @@ def make_program(
         its :class:`Metrics`.
 
     Raises:
-        TypeError: ``config`` is not a :class:`Config`, or the action space is
-            not discrete.
+        TypeError: ``config`` is not a :class:`Config`, the action space is
+            not discrete, or the potential does not return a () float.
+        ValueError: shaping on an environment whose ended states are hidden.
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a ppo.Config, got {type(config).__name__}")
@@ -124,6 +143,11 @@ def make_program(
         config.embed_dim,
         config.num_value_heads,
     )
+    if potential is None and config.shaping != "none":
+        potential = POTENTIALS[config.shaping]
+    if potential is not None:
+        check_potential(env, env_params, potential, config.shaping)
+        env = PotentialInfo(env, potential)
     setup = _Setup(
         config, EpisodeStatistics(env), env_params, network, make_intrinsic(config)
     )
@@ -270,6 +294,13 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
     config = setup.config
     optimizer = make_optimizer(config, hparams)
     runner, rollout = _collect(setup, runner)
+    if rollout.potential is not None:
+        shaping = shaping_reward(
+            rollout.potential, rollout.next_potential, rollout.terminated,
+            hparams.gamma,
+        )  # fmt: skip
+        shaped = rollout.reward + hparams.shaping_coef * shaping
+        rollout = rollout._replace(reward=shaped)
     continuing, next_value = _next_values(setup, runner, rollout)
     if setup.intrinsic is None:
         advantages, targets = _advantages(
@@ -412,6 +443,8 @@ def _collect(setup: _Setup, runner: RunnerState) -> tuple[RunnerState, Transitio
         done=jnp.logical_or(steps.terminated, steps.truncated),
         final_obs=steps.info["final_observation"],
         episode=steps.info["episode"],
+        potential=steps.info.get("potential"),
+        next_potential=steps.info.get("next_potential"),
     )
     return runner.replace(env_state=env_state, obs=obs, key=key), transition
 
