@@ -31,6 +31,7 @@ from jaxrl.algos.gflownet.losses import (
     modified_db,
     non_dominated,
     op_detailed_balance,
+    op_subtb_pieces,
     order_labels,
     order_loss,
     order_preserving_loss,
@@ -84,6 +85,7 @@ __all__ = [
     "log_partition_estimate",
     "make_optimizer", "make_program", "make_train", "map_states", "masked_log_softmax",
     "masked_logsumexp", "modified_db", "non_dominated", "op_detailed_balance",
+    "op_subtb_pieces",
     "order_labels", "order_loss", "order_preserving_loss", "pairwise_order_loss",
     "pareto_metrics", "pareto_order_loss", "sample_trajectories",
     "subtrajectory_balance", "tb_log_reward_estimate", "terminating_log_probs",
@@ -106,8 +108,8 @@ def _register() -> None:
         algorithms.Algorithm(
             name="gfn",
             summary="GFlowNet (tb, db, mdb, fldb, subtb, vargrad, fm; "
-            "order-preserving op-tb, op-db) on a GFlowNet environment, exact "
-            "evaluation",
+            "order-preserving op-tb, op-db, op-subtb) on a GFlowNet "
+            "environment, exact evaluation",
             config_type=Config,
             hparams_type=HParams,
             make_program=_program_for,

@@ -11,12 +11,12 @@ from jaxrl.program import check_field_types, check_ranges
 LOSS_NAMES = ("tb", "db", "mdb", "fldb", "subtb", "vargrad", "fm")
 # Order-preserving objectives (Chen & Mauch, 2024): the true reward only
 # labels the order of the objects; the learned log R^ is what is sampled.
-OP_LOSS_NAMES = ("op-tb", "op-db")
+OP_LOSS_NAMES = ("op-tb", "op-db", "op-subtb")
 # Objectives that learn a state flow log F(s) (a network head).
-FLOW_LOSSES = ("db", "fldb", "subtb", "op-db")
+FLOW_LOSSES = ("db", "fldb", "subtb", "op-db", "op-subtb")
 # Objectives whose log Z is the log_z parameter itself (op-tb's order loss
 # does not depend on it: there it stays at its initial 0).
-LOG_Z_LOSSES = ("tb", "db", "fldb", "subtb", "op-tb", "op-db")
+LOG_Z_LOSSES = ("tb", "db", "fldb", "subtb", "op-tb", "op-db", "op-subtb")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +28,8 @@ class Config:
     256 units, validation every 100 iterations).
     """
 
-    loss: str = "tb"  # objective: tb, db, mdb, fldb, subtb, vargrad, fm, op-tb, op-db
+    # objective: tb, db, mdb, fldb, subtb, vargrad, fm; op-tb, op-db, op-subtb
+    loss: str = "tb"
     num_iterations: int = 10_000  # training iterations (batches) per seed
     batch_size: int = 16  # trajectories sampled per iteration
     eval_every: int = 100  # iterations between exact evaluations (one step)
@@ -104,9 +105,9 @@ class HParams:
     lr_log_z: float = 0.1  # traced: Adam step size of log Z
     epsilon: float = 0.0  # traced: share of uniform random valid actions
     temperature: float = 1.0  # traced: sampling temperature of P_F's logits
-    subtb_lambda: float = 0.9  # traced: SubTB's geometric weight per step
-    # traced: lambda_OP, the order loss's weight in op-db (the OP-GFN code's
-    # README: 0.1 for DB, FM and SubTB; OP-TB has the order loss alone)
+    subtb_lambda: float = 0.9  # traced: (OP-)SubTB's geometric weight per step
+    # traced: lambda_OP, the order loss's weight in op-db and op-subtb (the
+    # OP-GFN code's README: 0.1 for DB, FM and SubTB; OP-TB has no weight)
     op_weight: float = 0.1
 
 

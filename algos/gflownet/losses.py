@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.algos.gflownet.config import LOSS_NAMES, OP_LOSS_NAMES
-from jaxrl.algos.gflownet.policies import masked_logsumexp
+from jaxrl.algos.gflownet.policies import masked_log_softmax, masked_logsumexp
 from jaxrl.algos.gflownet.trajectories import Terms
 
 
@@ -232,7 +232,9 @@ def pairwise_order_loss(log_r_hat, partner_log_r_hat, label):
     )
 
 
-def order_loss(log_r_hat, log_reward, partner, tie_tolerance=ORDER_TIE_TOLERANCE):
+def order_loss(
+    log_r_hat, log_reward, partner, tie_tolerance=ORDER_TIE_TOLERANCE, is_valid=None
+):
     """The single-objective order-preserving loss of a batch (Chen & Mauch,
     2024): each object is paired with ``partner`` (a permutation of the
     batch, as in the paper's code), labelled by :func:`order_labels` from the
@@ -245,13 +247,20 @@ def order_loss(log_r_hat, log_reward, partner, tie_tolerance=ORDER_TIE_TOLERANCE
             gradient flows into it).
         partner: ``(B,)`` int, the index of each object's partner.
         tie_tolerance: see :func:`order_labels`.
+        is_valid: ``(B,)`` bool or None: only pairs of two valid objects
+            count.
 
     Returns:
-        () the mean pairwise cross-entropy.
+        () the mean pairwise cross-entropy over the counted pairs (0 if none).
     """
     log_reward = jax.lax.stop_gradient(log_reward)
     label = order_labels(log_reward, log_reward[partner], tie_tolerance)
-    return jnp.mean(pairwise_order_loss(log_r_hat, log_r_hat[partner], label))
+    loss = pairwise_order_loss(log_r_hat, log_r_hat[partner], label)
+    if is_valid is None:
+        return jnp.mean(loss)
+    counted = is_valid & is_valid[partner]
+    total = jnp.sum(jnp.where(counted, loss, 0.0))
+    return total / jnp.maximum(jnp.sum(counted), 1).astype(loss.dtype)
 
 
 def non_dominated(objectives, is_valid=None):
@@ -274,7 +283,7 @@ def non_dominated(objectives, is_valid=None):
     return is_valid & ~jnp.any(dominates, axis=1)
 
 
-def pareto_order_loss(log_r_hat, objectives):
+def pareto_order_loss(log_r_hat, objectives, is_valid=None):
     """The multi-objective order-preserving loss (Chen & Mauch, 2024): the
     cross-entropy between ``softmax`` over the batch of log R^ and the label
     that is uniform over the batch's non-dominated objects.
@@ -283,13 +292,18 @@ def pareto_order_loss(log_r_hat, objectives):
         log_r_hat: ``(B,)`` the GFlowNet's own log R^(x).
         objectives: ``(B, K)`` the true objective values (maximised); labels
             only.
+        is_valid: ``(B,)`` bool or None: the softmax and the labels are over
+            the valid objects only.
 
     Returns:
-        () ``-sum_i label_i log softmax(log R^)_i``.
+        () ``-sum_i label_i log softmax(log R^)_i`` (0 with no valid object).
     """
-    is_best = non_dominated(jax.lax.stop_gradient(objectives))
+    if is_valid is None:
+        is_valid = jnp.ones(log_r_hat.shape, bool)
+    is_best = non_dominated(jax.lax.stop_gradient(objectives), is_valid)
     label = is_best / jnp.maximum(jnp.sum(is_best), 1)
-    return -jnp.sum(label * jax.nn.log_softmax(log_r_hat))
+    log_q = masked_log_softmax(log_r_hat, is_valid)
+    return -jnp.sum(jnp.where(is_best, label * log_q, 0.0))
 
 
 def tb_log_reward_estimate(log_z, log_pf, log_pb, is_valid):
@@ -322,6 +336,50 @@ def op_detailed_balance(log_flow, log_pf, log_pb, is_valid, is_exit):
     return residual, log_r_hat
 
 
+def op_subtb_pieces(log_flow, log_pf, log_pb, is_valid, is_exit):
+    """One trajectory's sub-trajectories for order-preserving SubTB (Chen &
+    Mauch, 2024, and their code), by length ``k = 1 .. T`` (steps, the exit
+    included).
+
+    A piece from state ``s_i`` to state ``s_j`` (no exit) has the SubTB
+    residual ``log F(s_i) + sum_{t=i}^{j-1} (log P_F - log P_B) - log F(s_j)``;
+    a piece from ``s_i`` through the exit has no residual but the estimate
+    ``log R^(x) = log F(s_i) + sum_{t>=i} (log P_F - log P_B)`` (with
+    ``F(s_0) = Z``; from ``s_0`` it is OP-TB's estimate).
+
+    Args:
+        log_flow: ``(T+1,)`` log F(s_t); entry 0 is log Z.
+        log_pf, log_pb: ``(T,)``.
+        is_valid, is_exit: ``(T,)`` bool.
+
+    Returns:
+        ``(squares, counts, log_r_hat, has_piece)``, each ``(T,)`` with entry
+        ``k - 1`` for length ``k``: the sum of squared residuals and the
+        number of pieces without the exit, and the estimate of the piece
+        through the exit and whether the trajectory has one (it has ``k <=
+        n + 1`` for ``n`` moves).
+    """
+    num_steps = log_pf.shape[0]
+    is_state = jnp.concatenate([jnp.ones((1,), bool), is_valid & ~is_exit])
+    zero = jnp.zeros((1,), log_pf.dtype)
+    cum = jnp.concatenate([zero, jnp.cumsum(jnp.where(is_valid, log_pf - log_pb, 0.0))])
+    level = log_flow - cum  # residual[i, j] = level[i] - level[j]
+    residual = level[:, None] - level[None, :]
+    node = jnp.arange(num_steps + 1)
+    length = node[None, :] - node[:, None]
+    use = (length > 0) & is_state[:, None] & is_state[None, :]
+    by_length = (length[..., None] == jnp.arange(1, num_steps + 1)) & use[..., None]
+    squares = jnp.sum(
+        jnp.where(by_length, jnp.square(residual)[..., None], 0.0), (0, 1)
+    )
+    counts = jnp.sum(by_length, (0, 1))
+    num_moves = jnp.sum(is_valid & ~is_exit)
+    start = num_moves + 1 - jnp.arange(1, num_steps + 1)  # first node, by length
+    has_piece = start >= 0
+    log_r_hat = (level + cum[-1])[jnp.clip(start, 0, num_steps)]
+    return squares, counts, jnp.where(has_piece, log_r_hat, 0.0), has_piece
+
+
 def gfn_loss(
     name: str,
     terms: Terms,
@@ -335,17 +393,17 @@ def gfn_loss(
     tb, subtb, vargrad: means over trajectories; db, fldb, mdb: means over
     the transitions their residuals cover; fm: mean flow-matching term over
     interior states plus mean reward-matching term over trajectories.
-    op-tb: the order loss alone on TB's log R^; op-db: DB's mean over the
-    moves plus ``op_weight`` times the order loss on DB's log R^ (see
-    :func:`order_preserving_loss`).
+    op-tb: the order loss alone on TB's log R^; op-db and op-subtb: their
+    balance terms plus ``op_weight`` times the order loss on their log R^
+    (see :func:`order_preserving_loss`).
 
     Args:
         partner: ``(B,)`` each object's partner in the pairwise order loss (a
             permutation); needed by the OP objectives on a single objective.
-        op_weight: the order loss's weight in op-db (lambda_OP).
+        op_weight: the order loss's weight in op-db and op-subtb (lambda_OP).
     """
     if name in OP_LOSS_NAMES:
-        return order_preserving_loss(name, terms, partner, op_weight)
+        return order_preserving_loss(name, terms, partner, op_weight, subtb_lambda)
     if name not in LOSS_NAMES:
         known = ", ".join(LOSS_NAMES + OP_LOSS_NAMES)
         raise ValueError(f"unknown loss {name!r}; known: {known}")
@@ -400,7 +458,11 @@ def gfn_loss(
 
 
 def order_preserving_loss(
-    name: str, terms: Terms, partner: jax.Array | None, op_weight
+    name: str,
+    terms: Terms,
+    partner: jax.Array | None,
+    op_weight: jax.Array | float = 0.1,
+    subtb_lambda: jax.Array | float = 0.9,
 ) -> jax.Array:
     """An order-preserving objective (Chen & Mauch, 2024, arXiv 2310.00386).
 
@@ -415,6 +477,13 @@ def order_preserving_loss(
     - op-db: :func:`op_detailed_balance`, the mean squared residual over the
       moves plus ``op_weight`` times the order loss on
       ``log F(x) + log P_F(exit | x)``.
+    - op-subtb: :func:`op_subtb_pieces`; for each length ``k``, the mean
+      squared residual of the batch's pieces of that length without the
+      exit plus ``op_weight`` times the order loss among the pieces of that
+      length through the exit (one per long enough trajectory; pairs with a
+      missing piece are left out); lengths weighted by ``lambda^(k-1)``
+      normalised to sum 1 (``subtb_lambda``; the OP-GFN code's "geometric"
+      weighting, over ``T = env.max_length`` lengths).
     """
     t = terms
     if name == "op-tb":
@@ -429,17 +498,31 @@ def order_preserving_loss(
         )
         balance = _mean_over(residual, t.is_valid)
         return balance + op_weight * _order_term(t, log_r_hat, partner)
+    if name == "op-subtb":
+        log_flow = t.log_flow.at[0].set(t.log_z)
+        squares, counts, log_r_hat, has_piece = jax.vmap(op_subtb_pieces, in_axes=1)(
+            log_flow, t.log_pf, t.log_pb, t.is_valid, t.is_exit
+        )  # each (B, T)
+        weight = jnp.power(
+            subtb_lambda, jnp.arange(squares.shape[1], dtype=squares.dtype)
+        )
+        weight = weight / jnp.sum(weight)
+        balance = jnp.sum(squares, 0) / jnp.maximum(jnp.sum(counts, 0), 1)
+        order = jax.vmap(
+            lambda est, valid: _order_term(t, est, partner, valid), in_axes=1
+        )(log_r_hat, has_piece)
+        return jnp.sum(weight * (balance + op_weight * order))
     raise ValueError(f"unknown order-preserving loss {name!r}; known: "
                      f"{', '.join(OP_LOSS_NAMES)}")  # fmt: skip
 
 
-def _order_term(terms: Terms, log_r_hat, partner):
+def _order_term(terms: Terms, log_r_hat, partner, is_valid=None):
     if terms.objectives is not None:
-        return pareto_order_loss(log_r_hat, terms.objectives)
+        return pareto_order_loss(log_r_hat, terms.objectives, is_valid)
     if partner is None:
         raise ValueError("a single-objective order loss needs partner (a "
                          "permutation of the batch)")  # fmt: skip
-    return order_loss(log_r_hat, terms.log_reward, partner)
+    return order_loss(log_r_hat, terms.log_reward, partner, is_valid=is_valid)
 
 
 def _mean_over(residual: jax.Array, counted: jax.Array) -> jax.Array:

@@ -80,10 +80,36 @@ def test_op_db_pieces_by_hand():
     assert float(tb) == pytest.approx(0.5 - 0.7 + 0.49 - 1.1, abs=1e-6)
 
 
+def test_op_subtb_pieces_by_hand():
+    valid = jnp.array([True, True, True, False])
+    is_exit = jnp.array([False, False, True, False])
+    log_pf = jnp.array([-0.7, -0.2, -1.1, 9.0])
+    log_pb = jnp.array([0.0, -0.69, 0.0, 9.0])
+    log_flow = jnp.array([0.5, 0.2, -0.3, 7.0, 7.0])
+    squares, counts, log_r_hat, has = gfn.op_subtb_pieces(log_flow, log_pf, log_pb,
+                                                          valid, is_exit)  # fmt: skip
+    # pieces without the exit: s0->s1 -0.4, s1->s2 0.99 (length 1), s0->s2
+    # 0.5 - 0.7 + 0.49 + 0.3 = 0.59 (length 2)
+    np.testing.assert_allclose(squares, [0.16 + 0.9801, 0.3481, 0, 0], atol=1e-5)
+    np.testing.assert_array_equal(counts, [2, 1, 0, 0])
+    # through the exit: from s2 -0.3 - 1.1; from s1 0.2 + 0.49 - 1.1; from s0
+    # 0.5 - 0.7 + 0.49 - 1.1 (OP-TB's estimate); no piece of length 4
+    np.testing.assert_allclose(log_r_hat, [-1.4, -0.41, -0.81, 0.0], atol=1e-6)
+    np.testing.assert_array_equal(has, [True, True, True, False])
+    # pairs with a missing piece are left out of the order loss
+    loss = gfn.order_loss(
+        jnp.array([0.0, 1.0, 5.0]),
+        jnp.array([0.0, 1.0, -3.0]),
+        jnp.array([1, 0, 0]),
+        is_valid=jnp.array([1, 1, 0], bool),
+    )
+    assert float(loss) == pytest.approx(np.log1p(np.exp(-1.0)), rel=1e-6)
+
+
 def test_op_losses_are_chosen_by_name():
     assert gfn.Config(loss="op-tb").is_order_preserving
     assert gfn.Config(loss="op-db").uses_flow
-    with pytest.raises(ValueError, match="order-preserving: op-tb, op-db"):
+    with pytest.raises(ValueError, match="order-preserving: op-tb, op-db, op-subtb"):
         gfn.Config(loss="op-xx")
     with pytest.raises(ValueError, match=r"HParams.op_weight must be in \[0.0"):
         gfn.check_hparams(gfn.HParams(op_weight=-1.0))
