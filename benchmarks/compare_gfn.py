@@ -25,9 +25,15 @@ runs in its own virtual environment, as a subprocess of the same invocation
     python benchmarks/compare_gfn.py
     python benchmarks/compare_gfn.py --quick
     python benchmarks/compare_gfn.py --loss-table   # L1 of every objective
+    python benchmarks/compare_gfn.py --rollouts [--quick]
 
 ``--loss-table`` trains jaxrl with every objective for a fixed budget and
-prints the exact L1 of each (no peers).
+prints the exact L1 of each (no peers). ``--rollouts`` times jaxrl alone
+with ``Config.rollout='padded'`` (the network on every padded state slot)
+against ``'compacted'`` (on the visited states only), TB with separate
+networks, at batch 16 and 256 (the race's budgets, or ``--quick``'s): ms
+per training iteration, the best of ``--repeats`` timed calls of the whole
+compiled run after a warm-up call, one seed, no vmap.
 """
 
 import argparse
@@ -40,7 +46,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from common import compile_timed, print_table, save_results
+from common import compile_timed, print_table, save_results, time_call
 
 HERE = Path(__file__).resolve().parent
 PEERS = ("gfnx", "torchgfn")
@@ -225,6 +231,44 @@ def loss_table(args) -> None:
     print(f"saved {path}")
 
 
+def rollouts(args) -> None:
+    """ms per iteration of ``rollout='padded'`` against ``'compacted'``."""
+    from jaxrl.algos import gflownet
+
+    env, reward = make_env()
+    hparams = gflownet.HParams(lr=SETTING["lr"], lr_log_z=SETTING["lr_log_z"])
+    rows, records = [], []
+    for batch, iterations in QUICK_RUNS if args.quick else FULL_RUNS:
+        ms = {}
+        for rollout in ("padded", "compacted"):
+            config = gflownet.Config(
+                loss="tb", num_iterations=iterations, batch_size=batch,
+                eval_every=iterations, hidden_size=SETTING["hidden"],
+                use_learned_backward=True, rollout=rollout,
+            )  # fmt: skip
+            train = gflownet.make_train(config, env, reward)
+            call = (jax.random.key(args.seed), hparams)
+            compiled, compile_s = compile_timed(train, call)
+            seconds = time_call(compiled, call, args.repeats, min_seconds=0.0)
+            l1 = float(compiled(*call).metrics.l1[-1])
+            ms[rollout] = 1e3 * seconds / iterations
+            records.append({"rollout": rollout, "batch": batch,
+                            "iterations": iterations, "compile_s": compile_s,
+                            "ms_per_iteration": ms[rollout], "l1": l1})  # fmt: skip
+            rows.append([rollout, batch, iterations, f"{ms[rollout]:.2f}",
+                         f"{compile_s:.2f}", f"{l1:.3f}", ""])  # fmt: skip
+        rows[-1][-1] = f"{ms['padded'] / ms['compacted']:.2f}x"
+    print_table(
+        "TB on HyperGrid D=4 H=8: padded against compacted rollouts (jaxrl)",
+        ["rollout", "batch", "iters", "ms/iter", "compile s", "L1 (sum)",
+         "padded / compacted"],
+        rows,
+    )  # fmt: skip
+    path = save_results("gfn_rollouts", {"setting": SETTING, "results": records},
+                        args.out)  # fmt: skip
+    print(f"saved {path}")
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--libs", nargs="+", choices=LIBS, default=list(LIBS))
@@ -239,6 +283,12 @@ def parse_args(argv):
                         help="exact L1 of every jaxrl objective, no peers")  # fmt: skip
     parser.add_argument("--loss-budget", type=int, nargs=2, default=(16, 2000),
                         metavar=("BATCH", "ITERATIONS"))  # fmt: skip
+    parser.add_argument("--rollouts", action="store_true",
+                        help="jaxrl's padded against compacted rollouts, no "
+                        "peers")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed calls per setting for --rollouts (best "
+                        "kept)")  # fmt: skip
     parser.add_argument("--out", default=None, help="result JSON path")
     return parser.parse_args(argv)
 
@@ -249,6 +299,8 @@ def main(argv=None) -> None:
         setup_peers(args.venv_dir, [p for p in PEERS if p in args.libs])
     elif args.loss_table:
         loss_table(args)
+    elif args.rollouts:
+        rollouts(args)
     else:
         race(args)
 
