@@ -108,7 +108,7 @@ def _register() -> None:
         algorithms.Algorithm(
             name="gfn",
             summary="GFlowNet (tb, db, mdb, fldb, subtb, vargrad, fm; "
-            "order-preserving op-tb, op-db, op-subtb) on a GFlowNet "
+            "order-preserving op-tb, op-db, op-subtb, op-fm) on a GFlowNet "
             "environment, exact evaluation",
             config_type=Config,
             hparams_type=HParams,

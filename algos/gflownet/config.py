@@ -11,7 +11,7 @@ from jaxrl.program import check_field_types, check_ranges
 LOSS_NAMES = ("tb", "db", "mdb", "fldb", "subtb", "vargrad", "fm")
 # Order-preserving objectives (Chen & Mauch, 2024): the true reward only
 # labels the order of the objects; the learned log R^ is what is sampled.
-OP_LOSS_NAMES = ("op-tb", "op-db", "op-subtb")
+OP_LOSS_NAMES = ("op-tb", "op-db", "op-subtb", "op-fm")
 # Objectives that learn a state flow log F(s) (a network head).
 FLOW_LOSSES = ("db", "fldb", "subtb", "op-db", "op-subtb")
 # Objectives whose log Z is the log_z parameter itself (op-tb's order loss
@@ -28,7 +28,8 @@ class Config:
     256 units, validation every 100 iterations).
     """
 
-    # objective: tb, db, mdb, fldb, subtb, vargrad, fm; op-tb, op-db, op-subtb
+    # objective: tb, db, mdb, fldb, subtb, vargrad, fm; op-tb, op-db,
+    # op-subtb, op-fm
     loss: str = "tb"
     num_iterations: int = 10_000  # training iterations (batches) per seed
     batch_size: int = 16  # trajectories sampled per iteration
@@ -55,9 +56,9 @@ class Config:
         if self.rollout not in ("padded", "compacted"):
             raise ValueError(f"Config.rollout must be padded or compacted, "
                              f"got {self.rollout!r}")  # fmt: skip
-        if self.rollout == "compacted" and self.loss == "fm":
+        if self.rollout == "compacted" and self.loss in ("fm", "op-fm"):
             raise ValueError(
-                "Config.rollout='compacted' does not support loss 'fm' "
+                f"Config.rollout='compacted' does not support loss {self.loss!r} "
                 "(it evaluates every parent); use padded"
             )
         for name in ("num_iterations", "batch_size", "eval_every", "hidden_size",
@@ -106,8 +107,8 @@ class HParams:
     epsilon: float = 0.0  # traced: share of uniform random valid actions
     temperature: float = 1.0  # traced: sampling temperature of P_F's logits
     subtb_lambda: float = 0.9  # traced: (OP-)SubTB's geometric weight per step
-    # traced: lambda_OP, the order loss's weight in op-db and op-subtb (the
-    # OP-GFN code's README: 0.1 for DB, FM and SubTB; OP-TB has no weight)
+    # traced: lambda_OP, the order loss's weight in op-db, op-subtb and op-fm
+    # (the OP-GFN code's README: 0.1 for DB, FM and SubTB; OP-TB has none)
     op_weight: float = 0.1
 
 

@@ -393,14 +393,14 @@ def gfn_loss(
     tb, subtb, vargrad: means over trajectories; db, fldb, mdb: means over
     the transitions their residuals cover; fm: mean flow-matching term over
     interior states plus mean reward-matching term over trajectories.
-    op-tb: the order loss alone on TB's log R^; op-db and op-subtb: their
-    balance terms plus ``op_weight`` times the order loss on their log R^
+    op-tb: the order loss alone on TB's log R^; op-db, op-subtb and op-fm:
+    their balance terms plus ``op_weight`` times the order loss on their log R^
     (see :func:`order_preserving_loss`).
 
     Args:
         partner: ``(B,)`` each object's partner in the pairwise order loss (a
             permutation); needed by the OP objectives on a single objective.
-        op_weight: the order loss's weight in op-db and op-subtb (lambda_OP).
+        op_weight: the order loss's weight in op-db, op-subtb and op-fm.
     """
     if name in OP_LOSS_NAMES:
         return order_preserving_loss(name, terms, partner, op_weight, subtb_lambda)
@@ -477,6 +477,9 @@ def order_preserving_loss(
     - op-db: :func:`op_detailed_balance`, the mean squared residual over the
       moves plus ``op_weight`` times the order loss on
       ``log F(x) + log P_F(exit | x)``.
+    - op-fm: :func:`flow_matching`'s mean over interior states, with the
+      reward-matching term replaced by ``op_weight`` times the order loss
+      on ``log R^(x) = log F(x -> s_f)``, the exit edge's flow.
     - op-subtb: :func:`op_subtb_pieces`; for each length ``k``, the mean
       squared residual of the batch's pieces of that length without the
       exit plus ``op_weight`` times the order loss among the pieces of that
@@ -498,6 +501,18 @@ def order_preserving_loss(
         )
         balance = _mean_over(residual, t.is_valid)
         return balance + op_weight * _order_term(t, log_r_hat, partner)
+    if name == "op-fm":
+        if t.log_edge is None:
+            raise ValueError("flow matching needs Terms built with use_parent_flows")
+        flow, exit_flow = jax.vmap(flow_matching, in_axes=(1, 1, 1, 1, None, 1, 1))(
+            t.log_edge, t.is_edge, t.log_edge_in, t.is_parent, 0.0, t.is_valid,
+            t.is_exit,
+        )  # fmt: skip
+        is_interior = jnp.concatenate(
+            [jnp.zeros_like(t.is_valid[:1]), t.is_valid & ~t.is_exit]
+        )
+        order = _order_term(t, exit_flow, partner)
+        return _mean_over(flow, is_interior) + op_weight * order
     if name == "op-subtb":
         log_flow = t.log_flow.at[0].set(t.log_z)
         squares, counts, log_r_hat, has_piece = jax.vmap(op_subtb_pieces, in_axes=1)(

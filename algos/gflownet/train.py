@@ -258,7 +258,7 @@ def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner):
         traj,
         apply,
         params.log_z,
-        use_parent_flows=setup.config.loss == "fm",
+        use_parent_flows=setup.config.loss in ("fm", "op-fm"),
     )
     loss = gfn_loss(
         setup.config.loss, terms, hparams.subtb_lambda, partner=partner,
@@ -345,7 +345,7 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
 
 def _learned_log_z(setup: _Setup, state: GFNState, enum, logits) -> jax.Array:
     """The model's log Z: the parameter for tb/db/fldb/subtb; for mdb
-    ``log R(s0) - log P_F(exit | s0)`` (its implied F(s0)); for fm the total
+    ``log R(s0) - log P_F(exit | s0)`` (its implied F(s0)); for (op-)fm the total
     edge flow out of s0; for vargrad the last batch's mean estimate."""
     loss, env = setup.config.loss, setup.env
     if loss in LOG_Z_LOSSES:
@@ -354,7 +354,7 @@ def _learned_log_z(setup: _Setup, state: GFNState, enum, logits) -> jax.Array:
         return state.batch_log_z
     start = env.state_index(env.initial_state())
     mask = enum.forward_mask[start]
-    if loss == "fm":
+    if loss in ("fm", "op-fm"):
         return masked_logsumexp(logits[start], mask)
     log_pf_exit = logits[start, env.exit_action] - masked_logsumexp(logits[start], mask)
     return enum.log_reward[start] - log_pf_exit
