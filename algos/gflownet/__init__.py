@@ -23,6 +23,7 @@ from jaxrl.algos.gflownet.evaluation import (
     terminating_log_probs,
 )
 from jaxrl.algos.gflownet.losses import (
+    backward_kl_term,
     detailed_balance,
     flow_matching,
     forward_looking_db,
@@ -79,7 +80,8 @@ __all__ = [
     "ExactMetrics",
     "GFNParams", "GFNPolicy", "GFNState", "HParams", "Metrics", "ParetoMetrics",
     "PolicyOutputs",
-    "Terms", "TrainOutput", "Trajectories", "behaviour_log_probs", "check_hparams",
+    "Terms", "TrainOutput", "Trajectories", "backward_kl_term",
+    "behaviour_log_probs", "check_hparams",
     "detailed_balance", "enumerate_states", "exact_metrics", "final_scores",
     "flow_matching", "forward_looking_db", "gfn_loss", "hypervolume_2d", "igd",
     "log_partition_estimate",

@@ -110,6 +110,9 @@ class HParams:
     # traced: lambda_OP, the order loss's weight in op-db, op-subtb and op-fm
     # (the OP-GFN code's README: 0.1 for DB, FM and SubTB; OP-TB has none)
     op_weight: float = 0.1
+    # traced: lambda_KL, the weight of KL(uniform || P_B) in every op-* loss
+    # (0: OP-GFN; the OP-GFN code's README uses 0.1 for its OP-GFN-KL)
+    op_kl_weight: float = 0.0
 
 
 _HPARAM_RANGES = {
@@ -119,6 +122,7 @@ _HPARAM_RANGES = {
     "temperature": (0.0, math.inf, False),
     "subtb_lambda": (0.0, math.inf, False),
     "op_weight": (0.0, math.inf, True),
+    "op_kl_weight": (0.0, math.inf, True),
 }
 
 

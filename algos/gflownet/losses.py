@@ -387,6 +387,7 @@ def gfn_loss(
     *,
     partner: jax.Array | None = None,
     op_weight: jax.Array | float = 0.1,
+    op_kl_weight: jax.Array | float = 0.0,
 ) -> jax.Array:
     """The batch loss of objective ``name`` (``LOSS_NAMES`` or ``OP_LOSS_NAMES``).
 
@@ -401,9 +402,12 @@ def gfn_loss(
         partner: ``(B,)`` each object's partner in the pairwise order loss (a
             permutation); needed by the OP objectives on a single objective.
         op_weight: the order loss's weight in op-db, op-subtb and op-fm.
+        op_kl_weight: the weight of :func:`backward_kl_term` in every OP
+            objective (lambda_KL; 0 for plain OP-GFN, 0.1 for OP-GFN-KL).
     """
     if name in OP_LOSS_NAMES:
-        return order_preserving_loss(name, terms, partner, op_weight, subtb_lambda)
+        loss = order_preserving_loss(name, terms, partner, op_weight, subtb_lambda)
+        return loss + op_kl_weight * backward_kl_term(terms)
     if name not in LOSS_NAMES:
         known = ", ".join(LOSS_NAMES + OP_LOSS_NAMES)
         raise ValueError(f"unknown loss {name!r}; known: {known}")
@@ -529,6 +533,21 @@ def order_preserving_loss(
         return jnp.sum(weight * (balance + op_weight * order))
     raise ValueError(f"unknown order-preserving loss {name!r}; known: "
                      f"{', '.join(OP_LOSS_NAMES)}")  # fmt: skip
+
+
+def backward_kl_term(terms: Terms) -> jax.Array:
+    """The OP-GFN-KL regulariser (Chen & Mauch, 2024, and their code): the
+    mean over the batch's visited states other than s0 and the objects of
+    ``KL(uniform over the valid parents || P_B(. | s))``; 0 without a
+    learned P_B. It keeps P_B from collapsing while only orders are fitted.
+    """
+    if terms.backward_kl is None:
+        raise ValueError("the KL term needs Terms with backward_kl")
+    is_state = jnp.concatenate(
+        [jnp.zeros_like(terms.is_valid[:1]), terms.is_valid & ~terms.is_exit]
+    )
+    count = jnp.maximum(jnp.sum(is_state), 1).astype(terms.backward_kl.dtype)
+    return jnp.sum(jnp.where(is_state, terms.backward_kl, 0.0)) / count
 
 
 def _order_term(terms: Terms, log_r_hat, partner, is_valid=None):

@@ -262,7 +262,7 @@ def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner):
     )
     loss = gfn_loss(
         setup.config.loss, terms, hparams.subtb_lambda, partner=partner,
-        op_weight=hparams.op_weight,
+        op_weight=hparams.op_weight, op_kl_weight=hparams.op_kl_weight,
     )  # fmt: skip
     return loss, terms
 

@@ -99,6 +99,8 @@ class Terms(NamedTuple):
     # (B, K) the objects' objective values, for a reward with several
     # objectives (``reward.objectives``); None for a scalar reward
     objectives: jax.Array | None = None
+    # (T+1, B) KL(uniform over the valid backward actions || P_B(. | s_t))
+    backward_kl: jax.Array | None = None
 
 
 def trajectory_terms(
@@ -132,6 +134,11 @@ def trajectory_terms(
     backward = out.backward_logits
     backward = jnp.zeros_like(out.forward_logits) if backward is None else backward
     log_pb_all = masked_log_softmax(backward, bmask)
+    num_parents = jnp.maximum(jnp.sum(bmask, axis=-1, keepdims=True), 1)
+    log_uniform = -jnp.log(num_parents.astype(log_pb_all.dtype))
+    backward_kl = jnp.sum(
+        jnp.where(bmask, jnp.exp(log_uniform) * (log_uniform - log_pb_all), 0.0), -1
+    )
 
     def taken(log_probs, actions):
         return jnp.take_along_axis(log_probs, actions[..., None], axis=-1)[..., 0]
@@ -166,6 +173,7 @@ def trajectory_terms(
         log_edge_in=log_edge_in,
         is_parent=is_parent,
         objectives=objectives,
+        backward_kl=backward_kl,
     )
 
 
