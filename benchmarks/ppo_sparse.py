@@ -1,0 +1,169 @@
+"""Which exploration variant of PPO solves which sparse-reward gridworld.
+
+Every variant trains 8 seeds (``--seeds``) per task with the same budget of
+environment steps, through ``jaxrl.run`` (one compiled program per task and
+variant). Reported per task and variant: the final success rate (the share of
+episodes that ended in success over the last 10% of updates; mean, IQM and
+its 95% bootstrap CI over seeds), how many seeds reached ``--threshold``
+success (smoothed over 5 updates, episodes weighted equally, and backed by
+at least 20 episodes) and the median env steps they needed, and env steps/s
+(compile time excluded). The learning curves go to
+one PNG (a panel per task, a line per variant: mean over seeds).
+
+Variants (each a ``ppo.Config`` switch, so also ``jaxrl train ppo`` flags):
+``plain``; ``rnd`` (``--intrinsic rnd``); ``count`` (``--intrinsic count``,
+lifelong SimHash counts); ``count-episodic`` (``--count-mode episodic``);
+``shaping`` (``--shaping goal_distance``).
+
+    python benchmarks/ppo_sparse.py                     # every task, ~hours on CPU
+    python benchmarks/ppo_sparse.py --tasks DoorKey-8x8 --variants plain rnd
+    python benchmarks/ppo_sparse.py --quick             # smoke run, ~2 minutes
+"""
+
+import argparse
+import warnings
+from pathlib import Path
+
+import jax
+import numpy as np
+from common import RESULTS_DIR, print_table, rate, save_results
+from rich.console import Console
+
+import jaxrl
+from jaxrl.algos import ppo
+from jaxrl.stats import smooth, summarize
+
+DEFAULT_STEPS = {
+    "DoorKey-8x8": 1_000_000,
+    "KeyCorridorS3R3": 1_000_000,
+    "MultiRoom-N2-S4": 500_000,
+    "MemoryS7": 1_000_000,
+    "ObstructedMaze-1Dl": 1_000_000,
+    "DoorKey-16x16": 2_000_000,
+}
+VARIANTS = {
+    "plain": {},
+    "rnd": {"intrinsic": "rnd"},
+    "count": {"intrinsic": "count"},
+    "count-episodic": {"intrinsic": "count", "count_mode": "episodic"},
+    "shaping": {"shaping": "goal_distance"},
+}
+QUICK = {"tasks": ["DoorKey-5x5"], "steps": 4 * 2048, "seeds": 2}
+SMOOTH_UPDATES = 5
+MIN_EPISODES = 20  # a smoothed success rate counts once this many episodes back it
+
+
+def steps_to_threshold(history: dict, threshold: float) -> np.ndarray:
+    """``(R,)`` env steps at which each seed's smoothed success rate first
+    reached ``threshold``; inf where it never did."""
+    episodes = np.asarray(history["num_episodes"], np.float64)
+    smoothed = smooth(history["success_rate"], episodes, SMOOTH_UPDATES)
+    backed = smooth(episodes, None, SMOOTH_UPDATES) * SMOOTH_UPDATES >= MIN_EPISODES
+    reached = (np.nan_to_num(smoothed, nan=-1.0) >= threshold) & backed
+    steps = np.asarray(history["env_steps"], np.float64)
+    first = np.argmax(reached, axis=1)
+    return np.where(reached.any(1), steps[np.arange(len(first)), first], np.inf)
+
+
+def run_one(task: str, variant: str, steps: int, seeds: int, console) -> dict:
+    config = ppo.Config(total_steps=steps, **VARIANTS[variant])
+    env, params = jaxrl.make(task)
+    program = ppo.make_program(config, env, params, target=task)
+    result = jaxrl.run(program, ppo.HParams(), seeds=seeds, console=console)
+    run_s = result.results["run_s"]
+    return {
+        "history": result.history,
+        "final": result.final,
+        "seconds": run_s,
+        "compile_s": result.results["compile_s"],
+        "steps_per_s": config.num_updates * config.batch_size * seeds / run_s,
+    }
+
+
+def plot(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(curves)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4),
+                             squeeze=False)  # fmt: skip
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for variant, history in curves[task].items():
+            smoothed = smooth(history["success_rate"], history["num_episodes"],
+                              SMOOTH_UPDATES)  # fmt: skip
+            steps = np.asarray(history["env_steps"])[0]
+            with warnings.catch_warnings():  # steps where no seed has an episode
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(smoothed, axis=0)
+            ax.plot(steps, mean, label=variant)
+        ax.set_title(task)
+        ax.set_xlabel("env steps per seed")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("success rate (mean over seeds)")
+    axes[0][-1].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_STEPS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
+                        choices=list(VARIANTS))  # fmt: skip
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps per seed for every task (default: per task)")
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--threshold", type=float, default=0.8,
+                        help="success rate counted as solved")  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="smoke run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.tasks, args.steps = QUICK["tasks"], QUICK["steps"]
+        args.seeds = QUICK["seeds"]
+    unknown = [t for t in args.tasks if t not in jaxrl.registry.ids()]
+    if unknown:
+        parser.error(f"unknown task(s) {unknown}; see `jaxrl envs`")
+    console = Console()
+    rows, payload, curves = [], {}, {}
+    for task in args.tasks:
+        steps = args.steps or DEFAULT_STEPS.get(task, 500_000)
+        for variant in args.variants:
+            console.print(f"[bold]{task}[/] {variant}: {args.seeds} x {steps:,} steps")
+            out = run_one(task, variant, steps, args.seeds, console)
+            success = summarize(out["final"]["success_rate"])
+            reach = steps_to_threshold(out["history"], args.threshold)
+            solved = np.isfinite(reach)
+            rows.append([
+                task, variant, f"{success['mean']:.2f}",
+                f"{success['iqm']:.2f} [{success['iqm_ci95'][0]:.2f}, "
+                f"{success['iqm_ci95'][1]:.2f}]",
+                f"{solved.sum()}/{len(reach)}",
+                f"{np.median(reach[solved]):,.0f}" if solved.any() else "-",
+                rate(out["steps_per_s"]),
+            ])  # fmt: skip
+            payload[f"{task}/{variant}"] = {
+                "steps": steps, "seeds": args.seeds, "success": success,
+                "steps_to_threshold": [None if np.isinf(r) else r for r in reach],
+                "run_s": out["seconds"], "compile_s": out["compile_s"],
+                "steps_per_s": out["steps_per_s"],
+            }  # fmt: skip
+            curves.setdefault(task, {})[variant] = out["history"]
+    print_table(
+        f"PPO exploration variants ({jax.default_backend()}, success >= "
+        f"{args.threshold} counts as solved)",
+        ["task", "variant", "final success", "IQM [95% CI]", "seeds solved",
+         "median steps to solve", "env steps/s"],
+        rows,
+    )  # fmt: skip
+    saved = save_results("ppo_sparse", {"threshold": args.threshold, "runs": payload})
+    figure = RESULTS_DIR / (saved.stem + ".png")
+    plot(curves, figure)
+    print(f"results: {saved}\nplot: {figure}")
+
+
+if __name__ == "__main__":
+    main()
