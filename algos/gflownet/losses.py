@@ -494,8 +494,12 @@ def order_preserving_loss(
     """
     t = terms
     if name == "op-tb":
+        # WARN: the order loss is blind to log Z, but rounding leaves its
+        # gradient a tiny nonzero that Adam would scale up to full steps: a
+        # random walk of log Z. Stopping the gradient keeps it at its start.
+        log_z = jax.lax.stop_gradient(t.log_z)
         log_r_hat = jax.vmap(tb_log_reward_estimate, in_axes=(None, 1, 1, 1))(
-            t.log_z, t.log_pf, t.log_pb, t.is_valid
+            log_z, t.log_pf, t.log_pb, t.is_valid
         )
         return _order_term(t, log_r_hat, partner)
     if name == "op-db":

@@ -5,6 +5,11 @@ standard reward (R0 = 0.1, R1 = 0.5, R2 = 2). Keywords override an id's
 settings (``make_gfn_env("hypergrid", ndim=2, height=16, r0=1e-3)``), and so
 may the id itself after a colon, which is how the command line (one string
 per target) names other sizes: ``"hypergrid:ndim=2,height=16,r0=0.001"``.
+
+``make_gfn_env("mo-hypergrid")`` is the OP-GFN multi-objective grid (32 x 32,
+Branin and Currin); ``"mo-hypergrid:objectives=branin-currin-shubert-beale"``
+picks the objectives. Its reward has several objectives and no scalar
+reward, so it trains with the order-preserving losses only (op-tb, ...).
 """
 
 import dataclasses

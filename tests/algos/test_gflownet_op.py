@@ -209,6 +209,7 @@ def test_op_tb_trains_the_tiny_grid():
 
     before, after, metrics = jax.vmap(run)(jax.random.split(jax.random.key(0), 2))
     assert np.isfinite(metrics.loss).all()
+    np.testing.assert_array_equal(metrics.log_z, 0.0)  # not learned, no drift
     assert (before < 0.15).all(), before
     assert (after > 0.5).all() and (after > 4 * before).all(), (before, after)
 
