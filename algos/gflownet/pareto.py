@@ -9,6 +9,9 @@ reports them (Chen & Mauch, 2024, arXiv 2310.00386).
   the reward's reference point.
 - ``igd``: inverted generational distance, the mean over the true front's
   points of the Euclidean distance to the nearest sampled object.
+- ``igd_plus``: IGD+ (the OP-GFN code's default), the same with only the
+  objectives where the sampled object falls short of the front point
+  counted: ``sqrt(sum_k max(z_k - y_k, 0)^2)`` for front point ``z``.
 
 Everything runs on device, inside the compiled program.
 """
@@ -27,6 +30,7 @@ class ParetoMetrics(NamedTuple):
 
     mass: jax.Array  # () exact probability on the true Pareto front
     igd: jax.Array  # () IGD of the sample against the true front
+    igd_plus: jax.Array  # () IGD+ of the sample against the true front
     hypervolume: jax.Array | None  # () of the sample; None unless K = 2
 
 
@@ -55,11 +59,16 @@ def hypervolume_2d(points: jax.Array, is_valid: jax.Array, reference: jax.Array)
     return jnp.sum((first - next_first) * (tallest - reference[1]))
 
 
-def igd(front: jax.Array, is_front: jax.Array, points: jax.Array) -> jax.Array:
+def igd(
+    front: jax.Array, is_front: jax.Array, points: jax.Array, plus: bool = False
+) -> jax.Array:
     """Inverted generational distance: the mean over the ``is_front`` rows of
     ``front (F, K)`` of the Euclidean distance to the nearest of ``points
-    (S, K)``."""
+    (S, K)``; ``plus``: IGD+ (only shortfalls below the front point count,
+    objectives maximised)."""
     gap = front[:, None, :] - points[None, :, :]
+    if plus:
+        gap = jnp.maximum(gap, 0.0)
     nearest = jnp.min(jnp.sqrt(jnp.sum(jnp.square(gap), axis=-1)), axis=1)
     count = jnp.maximum(jnp.sum(is_front), 1)
     return jnp.sum(jnp.where(is_front, nearest, 0.0)) / count
@@ -93,4 +102,9 @@ def pareto_metrics(
     if objectives.shape[-1] == 2:
         reference = jnp.full((2,), reference_point, objectives.dtype)
         hypervolume = hypervolume_2d(sample, jnp.ones((num_samples,), bool), reference)
-    return ParetoMetrics(mass, igd(objectives, is_front, sample), hypervolume)
+    return ParetoMetrics(
+        mass,
+        igd(objectives, is_front, sample),
+        igd(objectives, is_front, sample, plus=True),
+        hypervolume,
+    )

@@ -76,8 +76,11 @@ class Metrics(NamedTuple):
     logz_error: jax.Array  # () |learned log Z - true log Z|
     modes_found: jax.Array  # () int32, reward modes sampled at least once
     # rewards with several objectives only (else None, absent from the
-    # history): probability on the true front, IGD, hypervolume
+    # history): probability on the true front, IGD, IGD+, hypervolume
     pareto: ParetoMetrics | None = None
+
+
+_LOWER_IS_BETTER = ("l1", "kl", "logz_error", "jsd", "pareto.igd", "pareto.igd_plus")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +164,7 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         final=final_scores,
         primary="pareto.mass" if is_multi else "l1",
         curves=(*curves, Curve("modes_found", "modes found")),
-        lower_is_better=("l1", "kl", "logz_error", "jsd", "pareto.igd"),
+        lower_is_better=_LOWER_IS_BETTER,
         is_healthy=lambda state: all_finite((state.params, state.opt_state)),
         check_hparams=check_hparams,
         description={
@@ -200,10 +203,11 @@ def make_optimizer(hparams: HParams) -> optax.GradientTransformation:
 
 def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each run's last evaluation: ``l1``, ``kl``, ``jsd``, ``logz_error``,
-    ``modes_found``, as ``(R,)`` float64 arrays."""
+    ``modes_found`` (and the ``pareto.*`` metrics of a reward with several
+    objectives), as ``(R,)`` float64 arrays."""
     names = ("l1", "kl", "jsd", "logz_error", "modes_found")
-    names += tuple(n for n in ("pareto.mass", "pareto.igd", "pareto.hypervolume")
-                   if n in history)  # fmt: skip
+    pareto = ("pareto.mass", "pareto.igd", "pareto.igd_plus", "pareto.hypervolume")
+    names += tuple(n for n in pareto if n in history)
     return {name: np.asarray(history[name], np.float64)[:, -1] for name in names}
 
 

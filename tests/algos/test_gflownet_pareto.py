@@ -118,6 +118,9 @@ def test_igd_and_front_mass_by_hand():
     # nearest sample of (0, 1): itself, 0; of (1, 0): (0, 0.5) at sqrt 1.25
     got = igd(front, is_front, jnp.array([[0.0, 1.0], [0.0, 0.5]]))
     assert float(got) == pytest.approx(math.sqrt(1.25) / 2, rel=1e-6)
+    # IGD+: (0, 0.5) falls short of (1, 0) by 1 in the first objective only
+    plus = igd(front, is_front, jnp.array([[0.0, 1.0], [0.0, 0.5]]), plus=True)
+    assert float(plus) == pytest.approx(0.5, rel=1e-6)
     # (0.2, 0.5) is dominated by (0.2, 1); (0.9, 0.9), which would dominate
     # (0.2, 1) and (1, 0.2), is no object
     objectives = jnp.array([[0.2, 1.0], [1.0, 0.2], [0.2, 0.5], [0.9, 0.9]])
@@ -128,7 +131,7 @@ def test_igd_and_front_mass_by_hand():
     # 64 draws from (0.5, 0.2, 0.3): both front points are drawn with
     # probability 1 - 0.8^64 - 0.5^64 ~ 1, so IGD 0 and the hypervolume is the
     # front's: 0.2 x 1 + 1 x 0.2 - 0.2 x 0.2 = 0.36
-    assert float(metrics.igd) == 0.0
+    assert float(metrics.igd) == 0.0 and float(metrics.igd_plus) == 0.0
     assert float(metrics.hypervolume) == pytest.approx(0.36, rel=1e-6)
 
 
