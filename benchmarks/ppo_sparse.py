@@ -13,7 +13,8 @@ one PNG (a panel per task, a line per variant: mean over seeds).
 Variants (each a ``ppo.Config`` switch, so also ``jaxrl train ppo`` flags):
 ``plain``; ``rnd`` (``--intrinsic rnd``); ``count`` (``--intrinsic count``,
 lifelong SimHash counts); ``count-episodic`` (``--count-mode episodic``);
-``shaping`` (``--shaping goal_distance``).
+``shaping`` (``--shaping goal_distance``); ``recurrent`` (``--recurrent``, a
+GRU actor-critic).
 
     python benchmarks/ppo_sparse.py                     # every task, ~hours on CPU
     python benchmarks/ppo_sparse.py --tasks DoorKey-8x8 --variants plain rnd
@@ -47,6 +48,7 @@ VARIANTS = {
     "count": {"intrinsic": "count"},
     "count-episodic": {"intrinsic": "count", "count_mode": "episodic"},
     "shaping": {"shaping": "goal_distance"},
+    "recurrent": {"recurrent": True},
 }
 QUICK = {"tasks": ["DoorKey-5x5"], "steps": 4 * 2048, "seeds": 2}
 SMOOTH_UPDATES = 5

@@ -362,6 +362,11 @@ def _checkpoint_policy(run_dir: Path, run_config: dict, env, env_params, greedy)
     from jaxrl.engine import load_state
 
     config = ppo.Config(**run_config["config"])
+    if config.recurrent:
+        raise ValueError(
+            "--policy checkpoint plays feed-forward PPO policies; this run's "
+            "policy is recurrent (Config.recurrent), which render does not drive"
+        )
     train_env, train_params = jaxrl.make(run_config["target"])
     _check_same_interface(train_env, train_params, env, env_params)
     state, _ = load_state(run_dir)

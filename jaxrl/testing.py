@@ -5,7 +5,9 @@ Each probe isolates one part of an actor-critic agent, after Andy Jones'
 
 - :class:`OneStepBandit`: the policy must prefer the rewarding action;
 - :class:`DelayedReward`: the critic must discount a reward one step away;
-- :class:`StateDependentReward`: the critic must read the observation.
+- :class:`StateDependentReward`: the critic must read the observation;
+- :class:`RememberSign`: the policy must remember an earlier observation
+  (a memoryless agent cannot score above 1/2).
 
 They are ordinary gymnax environments (six-value ``step`` with same-step
 auto-reset from gymnax's base class), so any algorithm that takes a gymnax
@@ -32,6 +34,7 @@ __all__ = [
     "OneStepBandit",
     "ProbeParams",
     "ProbeState",
+    "RememberSign",
     "StateDependentReward",
 ]
 
@@ -191,9 +194,53 @@ class StateDependentReward(_Probe):
         return state.sign[None]
 
 
+class RememberSign(_Probe):
+    """A sign shown once, then the action that matches it pays.
+
+    Observation: ``(1,)`` float32: at the first step a sign drawn at reset,
+    +1 or -1 with probability 1/2 each; 0 at the second.
+    Action: ``Discrete(2)``; ignored at the first step.
+    Reward: 0 at the first step; at the second, 1 for the action matching
+    the sign shown (1 for +1, 0 for -1), else 0.
+    Termination: after the second step.
+    Truncation: ``time >= params.max_steps_in_episode`` (8; never reached).
+    State: :class:`ProbeState` (``sign`` holds the draw).
+    Static args: none.
+    Params: :class:`ProbeParams`.
+
+    The optimal return is 1. When the reward is due the observation is the
+    same whatever the sign, so a policy without memory scores 1/2 at best;
+    a recurrent policy that scores near 1 carries its state across steps.
+
+    Example::
+
+        env = RememberSign()
+        obs, state = env.reset(jax.random.key(0))  # [1.] or [-1.]
+        obs, state, *_ = env.step(key, state, 0)  # [0.], reward 0
+        _, _, reward, terminated, *_ = env.step(key, state, 1)  # 1 if the sign was +1
+    """
+
+    num_episode_steps = 2
+
+    def reset_env(self, key, params: ProbeParams):
+        sign = jnp.where(jax.random.bernoulli(key), 1.0, -1.0)
+        state = self._start(sign)
+        return self.observe(key, state, None, params), state
+
+    def step_env(self, key, state: ProbeState, action, params: ProbeParams):
+        last = state.time >= 1
+        matches = (jnp.asarray(action) == 1) == (state.sign > 0)
+        reward = (last & matches).astype(jnp.float32)
+        return self._end_step(key, state, params, reward, last)
+
+    def observe(self, key, state: ProbeState, action, params) -> jax.Array:
+        return jnp.where(state.time == 0, state.sign, 0.0)[None]
+
+
 PROBES: tuple[type[environment.Environment], ...] = (
     OneStepBandit,
     DelayedReward,
     StateDependentReward,
+    RememberSign,
 )
 """Every probe class, for parametrised tests."""

@@ -18,6 +18,7 @@ from jaxrl.testing import (
     PROBES,
     DelayedReward,
     OneStepBandit,
+    RememberSign,
     StateDependentReward,
 )
 
@@ -80,7 +81,7 @@ def test_probe_contract(probe):
             break
     assert bool(terminated) and not bool(truncated)
     assert steps == probe.num_episode_steps and int(state.time) == 0  # reset
-    assert total == 1.0 or probe is StateDependentReward
+    assert total == 1.0 or probe in (StateDependentReward, RememberSign)
     assert env.observation_space(params).contains(obs)
 
 

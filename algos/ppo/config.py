@@ -40,6 +40,7 @@ class Config:
     # potential-based shaping: none, or goal_distance (gridworlds); a custom
     # potential is make_program's ``potential`` argument
     shaping: str = "none"
+    recurrent: bool = False  # a GRU actor-critic (hidden_size wide)
 
     def __post_init__(self):
         check_field_types(self)
@@ -56,6 +57,12 @@ class Config:
             raise ValueError(
                 f"Config.intrinsic must be one of {', '.join(INTRINSIC_REWARDS)}, "
                 f"got {self.intrinsic!r}"
+            )
+        if self.recurrent and self.num_envs % self.num_minibatches:
+            raise ValueError(
+                f"Config.recurrent: minibatches are whole environment sequences, "
+                f"so num_minibatches ({self.num_minibatches}) must divide num_envs "
+                f"({self.num_envs})"
             )
         if self.shaping not in SHAPING_POTENTIALS:
             raise ValueError(

@@ -92,6 +92,54 @@ class ActorCritic(nn.Module):
         return logits, value[..., 0] if self.num_values == 1 else value
 
 
+class RecurrentActorCritic(nn.Module):
+    """Encoder, a dense tanh layer, a GRU, then the policy and value MLPs.
+
+    One step for a batch: ``(carry (B, H), obs, reset (B,) bool) -> (carry,
+    logits (B, A), value)``; where ``reset`` is True the carry is zeroed before
+    the step (the observation starts a new episode). ``value`` is shaped as
+    :class:`ActorCritic`'s. :meth:`unroll` runs a ``(T, B)`` sequence.
+    """
+
+    encoder: nn.Module
+    num_actions: int
+    hidden_size: int = 64
+    num_values: int = 1
+
+    @nn.compact
+    def __call__(self, carry, obs, reset):
+        features = self.encoder(obs)
+        hidden_init = nn.initializers.orthogonal(np.sqrt(2))
+        x = jnp.tanh(nn.Dense(self.hidden_size, kernel_init=hidden_init)(features))
+        carry = jnp.where(reset[:, None], jnp.zeros_like(carry), carry)
+        carry, y = nn.GRUCell(self.hidden_size, name="gru")(carry, x)
+        logits = _mlp(y, self.hidden_size, self.num_actions, 0.01, "actor")
+        value = _mlp(y, self.hidden_size, self.num_values, 1.0, "critic")
+        return carry, logits, value[..., 0] if self.num_values == 1 else value
+
+    def initial_carry(self, batch_size: int) -> jax.Array:
+        """``(B, H)`` float32 zeros: the state before any observation."""
+        return jnp.zeros((batch_size, self.hidden_size), jnp.float32)
+
+    def unroll(self, params, carry, obs, reset):
+        """Run ``(T, B)`` steps from ``carry``.
+
+        Returns:
+            ``(carry after the last step, logits (T, B, A), value (T, B[, K]),
+            carries (T, B, H))``, where ``carries[t]`` is the state *after*
+            step ``t`` (what the value of a truncated step's final
+            observation is read from).
+        """
+
+        def step(carry, inputs):
+            obs_t, reset_t = inputs
+            carry, logits, value = self.apply(params, carry, obs_t, reset_t)
+            return carry, (logits, value, carry)
+
+        carry, (logits, value, carries) = jax.lax.scan(step, carry, (obs, reset))
+        return carry, logits, value, carries
+
+
 def _mlp(x, hidden: int, out: int, out_gain: float, name: str) -> jax.Array:
     hidden_init = nn.initializers.orthogonal(np.sqrt(2))
     for i in range(2):
@@ -107,15 +155,18 @@ def make_network(
     hidden_size: int,
     embed_dim: int,
     num_values: int = 1,
+    recurrent: bool = False,
 ):
-    """Choose the encoder from the observation space and build the network.
+    """Choose the encoder from the observation space and build the network
+    (:class:`RecurrentActorCritic` when ``recurrent``).
 
     A ``spaces.Dict`` with an integer ``image`` Box and a ``direction``
     Discrete gets :class:`GridEncoder` (channel sizes from the Box's upper
     bounds); anything else gets :class:`FlatEncoder`.
     """
     encoder = _grid_encoder(observation_space, embed_dim) or FlatEncoder()
-    return ActorCritic(encoder, num_actions, hidden_size, num_values)
+    network = RecurrentActorCritic if recurrent else ActorCritic
+    return network(encoder, num_actions, hidden_size, num_values)
 
 
 _MAX_CATEGORIES = 64

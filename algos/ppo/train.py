@@ -22,6 +22,7 @@ from jaxrl.algos.intrinsic import (
     init_reward_scaler,
     scale_rewards,
 )
+from jaxrl.algos.ppo import recurrent
 from jaxrl.algos.ppo.config import Config, HParams, check_hparams
 from jaxrl.algos.ppo.losses import LossInfo, gae, ppo_loss
 from jaxrl.algos.ppo.networks import ActorCritic, categorical_log_prob, make_network
@@ -52,6 +53,8 @@ class Transition(NamedTuple):
     episode: EpisodeStats  # statistics of episodes that ended on this step
     potential: jax.Array | None = None  # float32 Phi(s), with shaping only
     next_potential: jax.Array | None = None  # Phi(s') before any reset
+    reset: jax.Array | None = None  # recurrent only: bool, obs starts an episode
+    carry: jax.Array | None = None  # recurrent only: GRU state after the step
 
 
 @struct.dataclass
@@ -66,6 +69,8 @@ class RunnerState:
     update: jax.Array  # () int32, updates done
     intrinsic: Any = None  # the intrinsic-reward module's state, if any
     int_scaler: Any = None  # RewardScaler of the intrinsic rewards, if any
+    carry: Any = None  # recurrent only: (B, H) GRU state before ``obs``
+    reset: Any = None  # recurrent only: (B,) bool, ``obs`` starts an episode
 
 
 class Metrics(NamedTuple):
@@ -142,6 +147,7 @@ def make_program(
         config.hidden_size,
         config.embed_dim,
         config.num_value_heads,
+        config.recurrent,
     )
     if potential is None and config.shaping != "none":
         potential = POTENTIALS[config.shaping]
@@ -255,11 +261,18 @@ def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> RunnerState:
     config = setup.config
     key, k_init, k_reset = jax.random.split(key, 3)
     obs, env_state = reset_batch(setup.env, setup.env_params, k_reset, config.num_envs)
-    params = setup.network.init(k_init, obs)
+    if config.recurrent:
+        carry = setup.network.initial_carry(config.num_envs)
+        reset = jnp.ones((config.num_envs,), bool)
+        params = setup.network.init(k_init, carry, obs, reset)
+    else:
+        carry = reset = None
+        params = setup.network.init(k_init, obs)
     optimizer = make_optimizer(config, hparams)
     runner = RunnerState(
-        params, optimizer.init(params), env_state, obs, key, jnp.int32(0)
-    )
+        params, optimizer.init(params), env_state, obs, key, jnp.int32(0),
+        carry=carry, reset=reset,
+    )  # fmt: skip
     if setup.intrinsic is None:
         return runner
     key, k_intrinsic = jax.random.split(key)
@@ -293,7 +306,11 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
     intrinsic reward, its bonuses before and its own training after)."""
     config = setup.config
     optimizer = make_optimizer(config, hparams)
-    runner, rollout = _collect(setup, runner)
+    initial_carry = runner.carry
+    if config.recurrent:
+        runner, rollout = recurrent.collect(setup, runner, _transition)
+    else:
+        runner, rollout = _collect(setup, runner)
     if rollout.potential is not None:
         shaping = shaping_reward(
             rollout.potential, rollout.next_potential, rollout.terminated,
@@ -301,7 +318,8 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
         )  # fmt: skip
         shaped = rollout.reward + hparams.shaping_coef * shaping
         rollout = rollout._replace(reward=shaped)
-    continuing, next_value = _next_values(setup, runner, rollout)
+    values_of = recurrent.next_values if config.recurrent else _next_values
+    continuing, next_value = values_of(setup, runner, rollout)
     if setup.intrinsic is None:
         advantages, targets = _advantages(
             rollout.reward, rollout.value, next_value, rollout, hparams.gamma, hparams
@@ -312,7 +330,12 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
         )
     batch = (rollout.obs, rollout.action, rollout.log_prob, rollout.value,
              advantages, targets)  # fmt: skip
-    batch = jax.tree.map(lambda x: x.reshape(config.batch_size, *x.shape[2:]), batch)
+    if config.recurrent:
+        batch = ((*batch, rollout.reset), initial_carry)  # time-major sequences
+    else:
+        batch = jax.tree.map(
+            lambda x: x.reshape(config.batch_size, *x.shape[2:]), batch
+        )
 
     def epoch(carry, _):
         return _update_epoch(setup, hparams, optimizer, batch, carry)
@@ -433,20 +456,33 @@ def _collect(setup: _Setup, runner: RunnerState) -> tuple[RunnerState, Transitio
         setup.env, setup.env_params, policy, carry, setup.config.num_steps
     )
     log_prob, value = steps.extras
-    transition = Transition(
-        obs=steps.obs,
-        action=steps.action,
+    transition = _transition(
+        steps.obs, steps.action, log_prob, value, steps.reward, steps.terminated,
+        steps.truncated, steps.info,
+    )  # fmt: skip
+    return runner.replace(env_state=env_state, obs=obs, key=key), transition
+
+
+def _transition(
+    obs, action, log_prob, value, reward, terminated, truncated, info,
+    reset=None, carry=None,
+) -> Transition:  # fmt: skip
+    """A :class:`Transition` of stacked ``(T, B, ...)`` rollout steps."""
+    return Transition(
+        obs=obs,
+        action=action,
         log_prob=log_prob,
         value=value,
-        reward=steps.reward.astype(jnp.float32),
-        terminated=steps.terminated,
-        done=jnp.logical_or(steps.terminated, steps.truncated),
-        final_obs=steps.info["final_observation"],
-        episode=steps.info["episode"],
-        potential=steps.info.get("potential"),
-        next_potential=steps.info.get("next_potential"),
+        reward=reward.astype(jnp.float32),
+        terminated=terminated,
+        done=jnp.logical_or(terminated, truncated),
+        final_obs=info["final_observation"],
+        episode=info["episode"],
+        potential=info.get("potential"),
+        next_potential=info.get("next_potential"),
+        reset=reset,
+        carry=carry,
     )
-    return runner.replace(env_state=env_state, obs=obs, key=key), transition
 
 
 def _update_epoch(setup: _Setup, hparams: HParams, optimizer, batch, carry):
@@ -454,10 +490,16 @@ def _update_epoch(setup: _Setup, hparams: HParams, optimizer, batch, carry):
     config = setup.config
     params, opt_state, key = carry
     key, k_perm = jax.random.split(key)
-    order = jax.random.permutation(k_perm, config.batch_size)
-    minibatches = jax.tree.map(
-        lambda x: x[order].reshape(config.num_minibatches, -1, *x.shape[1:]), batch
-    )
+    if config.recurrent:
+        minibatches = recurrent.sequence_minibatches(
+            k_perm, batch, config.num_minibatches
+        )
+    else:
+        order = jax.random.permutation(k_perm, config.batch_size)
+        minibatches = jax.tree.map(
+            lambda x: x[order].reshape(config.num_minibatches, -1, *x.shape[1:]),
+            batch,
+        )
 
     def step(carry, minibatch):
         params, opt_state = carry
@@ -470,8 +512,19 @@ def _update_epoch(setup: _Setup, hparams: HParams, optimizer, batch, carry):
 
 
 def _loss(params, setup: _Setup, hparams: HParams, minibatch):
+    if setup.config.recurrent:
+        sequences, initial_carry = minibatch
+        *minibatch, reset = sequences
+        logits, value = recurrent.unroll_outputs(
+            setup, params, initial_carry, minibatch[0], reset
+        )
+        size = reset.shape[0] * reset.shape[1]
+        logits, value, *minibatch = jax.tree.map(
+            lambda x: x.reshape(size, *x.shape[2:]), (logits, value, *minibatch)
+        )
+    else:
+        logits, value = setup.network.apply(params, minibatch[0])
     obs, action, old_log_prob, old_value, advantage, target = minibatch
-    logits, value = setup.network.apply(params, obs)
     return ppo_loss(
         logits, value, action, old_log_prob, old_value, advantage, target,
         hparams.clip_eps, hparams.vf_coef, hparams.ent_coef,
