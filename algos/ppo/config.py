@@ -40,6 +40,9 @@ class Config:
     # potential-based shaping: none, or goal_distance (gridworlds); a custom
     # potential is make_program's ``potential`` argument
     shaping: str = "none"
+    # hold shaping rewards back until the episode ends, and pay them only if
+    # its outcome reward reaches HParams.gate_threshold (G-RA)
+    gated_shaping: bool = False
     recurrent: bool = False  # a GRU actor-critic (hidden_size wide)
 
     def __post_init__(self):
@@ -139,6 +142,9 @@ class HParams:
     int_gamma: float = 0.99  # traced: discount of the intrinsic return
     # with shaping only: the reward is r + shaping_coef * F (F potential-based)
     shaping_coef: float = 1.0  # traced
+    # with gated_shaping: the outcome an episode must reach for its shaping
+    # to be paid (task-specific; jaxrl gridworlds pay at least 0.1 on success)
+    gate_threshold: float = 0.05  # traced
 
 
 _HPARAM_RANGES = {
@@ -153,6 +159,7 @@ _HPARAM_RANGES = {
     "ext_coef": (0.0, math.inf, True),
     "int_gamma": (0.0, 1.0, True),
     "shaping_coef": (0.0, math.inf, True),
+    "gate_threshold": (-math.inf, math.inf, True),
 }
 
 

@@ -108,3 +108,42 @@ def check_potential(env, env_params, potential: Potential, name: str) -> None:
             f"potential {name!r} must return a () float array, got "
             f"{getattr(out, 'shape', out)} {getattr(out, 'dtype', '')}"
         )
+
+
+def gated_rewards(
+    reward: jax.Array,
+    immediate: jax.Array,
+    done: jax.Array,
+    accumulated: jax.Array,
+    threshold: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """Gated reward accumulation (Sun et al., 2025, "G-RA").
+
+    Immediate rewards (here: shaping) are held back and summed per episode;
+    on the step an episode ends they are paid if that step's task reward
+    (the outcome) is at least ``threshold``, and dropped otherwise. Task
+    rewards pass through unchanged, so an episode's return is
+    ``sum r + 1[outcome >= threshold] * sum immediate``.
+
+    Args:
+        reward: ``(T, B)`` task rewards.
+        immediate: ``(T, B)`` immediate rewards to gate.
+        done: ``(T, B)`` bool, the episode ended on that step.
+        accumulated: ``(B,)`` immediate rewards held from earlier rollouts.
+        threshold: () the outcome an episode must reach.
+
+    Returns:
+        ``(rewards (T, B), accumulated (B,))``: what the agent learns from,
+        and what is still held for episodes that have not ended.
+    """
+
+    def one_step(held, inputs):
+        reward_t, immediate_t, done_t = inputs
+        held = held + immediate_t
+        paid = jnp.where(done_t & (reward_t >= threshold), held, 0.0)
+        return jnp.where(done_t, 0.0, held), reward_t + paid
+
+    accumulated, rewards = jax.lax.scan(
+        one_step, accumulated, (reward, immediate, done)
+    )
+    return rewards, accumulated

@@ -31,6 +31,7 @@ from jaxrl.algos.ppo.shaping import (
     Potential,
     PotentialInfo,
     check_potential,
+    gated_rewards,
     shaping_reward,
 )
 from jaxrl.program import Curve, Program, all_finite, scan_program
@@ -71,6 +72,7 @@ class RunnerState:
     int_scaler: Any = None  # RewardScaler of the intrinsic rewards, if any
     carry: Any = None  # recurrent only: (B, H) GRU state before ``obs``
     reset: Any = None  # recurrent only: (B,) bool, ``obs`` starts an episode
+    gate_held: Any = None  # gated shaping only: (B,) shaping held this episode
 
 
 class Metrics(NamedTuple):
@@ -154,6 +156,11 @@ def make_program(
     if potential is not None:
         check_potential(env, env_params, potential, config.shaping)
         env = PotentialInfo(env, potential)
+    elif config.gated_shaping:
+        raise ValueError(
+            "Config.gated_shaping gates shaping rewards: set Config.shaping or "
+            "pass make_program a potential"
+        )
     setup = _Setup(
         config, EpisodeStatistics(env), env_params, network, make_intrinsic(config)
     )
@@ -272,6 +279,8 @@ def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> RunnerState:
     runner = RunnerState(
         params, optimizer.init(params), env_state, obs, key, jnp.int32(0),
         carry=carry, reset=reset,
+        gate_held=jnp.zeros((config.num_envs,), jnp.float32)
+        if config.gated_shaping else None,
     )  # fmt: skip
     if setup.intrinsic is None:
         return runner
@@ -316,7 +325,15 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
             rollout.potential, rollout.next_potential, rollout.terminated,
             hparams.gamma,
         )  # fmt: skip
-        shaped = rollout.reward + hparams.shaping_coef * shaping
+        shaping = hparams.shaping_coef * shaping
+        if config.gated_shaping:
+            shaped, held = gated_rewards(
+                rollout.reward, shaping, rollout.done, runner.gate_held,
+                hparams.gate_threshold,
+            )  # fmt: skip
+            runner = runner.replace(gate_held=held)
+        else:
+            shaped = rollout.reward + shaping
         rollout = rollout._replace(reward=shaped)
     values_of = recurrent.next_values if config.recurrent else _next_values
     continuing, next_value = values_of(setup, runner, rollout)

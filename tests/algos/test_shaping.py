@@ -1,6 +1,8 @@
 """Potential-based shaping: the optimum is kept, potentials are the right
 states', and bad potentials are refused before compiling."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -107,3 +109,31 @@ def test_bad_potentials_and_environments_are_refused_before_compiling():
     with pytest.raises(ValueError, match="Config.shaping must be one of none, "
                        "goal_distance, got 'lava'"):  # fmt: skip
         ppo.Config(shaping="lava")
+
+
+def test_gated_accumulation_pays_held_shaping_only_after_a_good_outcome():
+    from jaxrl.algos.ppo.shaping import gated_rewards
+
+    # env 0: episode of 3 steps ending in success (0.8), then one step held;
+    # env 1: episode of 2 steps ending in failure (0.0), then a 2-step success
+    reward = jnp.array([[0.0, 0.0], [0.0, 0.0], [0.8, 0.3], [0.0, 0.0]])
+    immediate = jnp.array([[0.1, 0.2], [0.2, -0.1], [0.3, 0.4], [0.5, 0.5]])
+    done = jnp.array([[False, False], [False, True], [True, False], [False, True]])
+    held = jnp.array([1.0, 0.0])  # env 0 held 1.0 from the last rollout
+    rewards, held = gated_rewards(reward, immediate, done, held, jnp.float32(0.5))
+    expected = [[0.0, 0.0], [0.0, 0.0], [0.8 + 1.0 + 0.1 + 0.2 + 0.3, 0.3],
+                [0.0, 0.0]]  # fmt: skip
+    # env 1's second episode ends with 0.0 < 0.5: its 0.4 + 0.5 is dropped
+    np.testing.assert_allclose(rewards, expected, rtol=1e-6)
+    np.testing.assert_allclose(held, [0.5, 0.0], rtol=1e-6)
+
+
+def test_gated_shaping_runs_and_needs_a_potential():
+    env, params = jaxrl.make("Empty-5x5")
+    gated = dataclasses.replace(TINY, gated_shaping=True)
+    with pytest.raises(ValueError, match="gated_shaping gates shaping rewards"):
+        ppo.make_program(gated, env, params)
+    program = ppo.make_program(gated, env, params, potential=goal_distance)
+    out = jax.jit(scan_program(program, ppo.HParams()))(jax.random.key(0))
+    assert out.state.gate_held.shape == (TINY.num_envs,)
+    assert np.isfinite(np.asarray(out.metrics.loss.total)).all()
