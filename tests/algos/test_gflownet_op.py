@@ -53,14 +53,20 @@ def test_pareto_labels_are_uniform_on_the_non_dominated_set():
         [0.5, 0.5],  # a copy of a non-dominated point: non-dominated too
         [1.0, -1.0],  # dominated by (1, 0): equal in one, worse in the other
     ])  # fmt: skip
-    best = gfn.non_dominated(objectives)
+
+    @jax.jit
+    def everything(objectives):
+        loss = jax.value_and_grad(gfn.pareto_order_loss)
+        value, grad = loss(jnp.zeros(6), objectives)
+        is_valid = jnp.array([0, 1, 1, 1, 1, 1], bool)
+        masked = gfn.non_dominated(objectives, is_valid)
+        return gfn.non_dominated(objectives), grad, value, masked
+
+    best, grad, value, masked = everything(objectives)
     np.testing.assert_array_equal(best, [1, 1, 1, 0, 1, 0])
     # gradient of -sum(label * log_softmax(u)) at u = 0 is 1/B - label
-    grad = jax.grad(gfn.pareto_order_loss)(jnp.zeros(6), objectives)
     np.testing.assert_allclose(1 / 6 - grad, [0.25, 0.25, 0.25, 0, 0.25, 0], atol=1e-7)
-    value = gfn.pareto_order_loss(jnp.zeros(6), objectives)
     assert float(value) == pytest.approx(np.log(6.0), rel=1e-6)
-    masked = gfn.non_dominated(objectives, jnp.array([0, 1, 1, 1, 1, 1], bool))
     np.testing.assert_array_equal(masked, [0, 1, 1, 0, 1, 1])  # (1, 0) left out
 
 

@@ -126,7 +126,9 @@ def test_igd_and_front_mass_by_hand():
     objectives = jnp.array([[0.2, 1.0], [1.0, 0.2], [0.2, 0.5], [0.9, 0.9]])
     is_object = jnp.array([True, True, True, False])  # (0.9, 0.9) unreachable
     log_p = jnp.log(jnp.array([0.5, 0.2, 0.3, 1e-30]))
-    metrics = pareto_metrics(objectives, is_object, log_p, jax.random.key(0), 64, 0.0)
+    metrics = jax.jit(pareto_metrics, static_argnums=(4, 5))(
+        objectives, is_object, log_p, jax.random.key(0), 64, 0.0
+    )
     assert float(metrics.mass) == pytest.approx(0.7, rel=1e-6)
     # 64 draws from (0.5, 0.2, 0.3): both front points are drawn with
     # probability 1 - 0.8^64 - 0.5^64 ~ 1, so IGD 0 and the hypervolume is the
