@@ -144,6 +144,11 @@ def _list_envs(args) -> int:
     _CONSOLE.print("[bold]gymnax[/]:")
     for env_id in registry.gymnax_ids():
         _CONSOLE.print(f"  {env_id}")
+    from jaxrl.brax_adapter import brax_names
+
+    _CONSOLE.print("[bold]brax[/] (continuous actions):")
+    for name in brax_names():
+        _CONSOLE.print(f"  {registry.BRAX_PREFIX}{name}")
     from jaxrl.envs import gfn, qd
 
     _CONSOLE.print("[bold]GFlowNet[/] (jaxrl train gfn --env ID; "

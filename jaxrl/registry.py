@@ -18,6 +18,7 @@ An environment class opts in to extra ``make`` keywords with two members::
 
 import dataclasses
 import difflib
+import functools
 import inspect
 import numbers
 from collections.abc import Callable
@@ -105,6 +106,9 @@ def register_alias(alias: str, env_id: str, *, overwrite: bool = False) -> None:
     _ALIASES[alias] = env_id
 
 
+BRAX_PREFIX = "brax/"
+
+
 def ids() -> list[str]:
     """Ids registered by jaxrl (and by the user), in registration order."""
     _gymnax_registration()
@@ -125,7 +129,7 @@ def canonical_id(env_id: str) -> str:
     if not isinstance(env_id, str):
         raise TypeError(f"env_id must be a str, got {type(env_id).__name__}")
     gymnax_envs = _gymnax_registration()._registry
-    if env_id in _SPECS or env_id in gymnax_envs:
+    if env_id in _SPECS or env_id in gymnax_envs or env_id.startswith(BRAX_PREFIX):
         return env_id
     if env_id in _ALIASES:
         return _ALIASES[env_id]
@@ -143,7 +147,8 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
 
     Args:
         env_id: a registered id (``jaxrl.registry.ids()``), an alias of one
-            (``registry.register_alias``), or a gymnax id.
+            (``registry.register_alias``), a gymnax id, or ``brax/NAME`` for
+            any brax environment (:mod:`jaxrl.brax_adapter`).
         **kwargs: constructor arguments (``view_size=5``), params fields
             (``max_steps_in_episode=50``) and the options the environment
             lists in its ``make_options`` (applied with its
@@ -161,6 +166,11 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
     env_id = canonical_id(env_id)
     if env_id in _SPECS:
         spec = _SPECS[env_id]
+    elif env_id.startswith(BRAX_PREFIX):
+        from jaxrl.brax_adapter import BraxEnv
+
+        name = env_id.removeprefix(BRAX_PREFIX)
+        spec = EnvSpec(env_id, functools.partial(BraxEnv, name), {})
     else:
         spec = EnvSpec(env_id, _gymnax_registration()._registry[env_id], {})
     init_kwargs, param_kwargs, options = _split_kwargs(spec, kwargs)

@@ -44,6 +44,10 @@ class Config:
     # its outcome reward reaches HParams.gate_threshold (G-RA)
     gated_shaping: bool = False
     recurrent: bool = False  # a GRU actor-critic (hidden_size wide)
+    # continuous (Box) actions: a Gaussian sample is clipped into the box, or
+    # tanh-squashed and scaled into it
+    action_squash: str = "clip"
+    normalize_observations: bool = False  # running mean/std of flat observations
 
     def __post_init__(self):
         check_field_types(self)
@@ -66,6 +70,10 @@ class Config:
                 f"Config.recurrent: minibatches are whole environment sequences, "
                 f"so num_minibatches ({self.num_minibatches}) must divide num_envs "
                 f"({self.num_envs})"
+            )
+        if self.action_squash not in ("clip", "tanh"):
+            raise ValueError(
+                f"Config.action_squash must be clip or tanh, got {self.action_squash!r}"
             )
         if self.shaping not in SHAPING_POTENTIALS:
             raise ValueError(

@@ -9,7 +9,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl.algos.ppo.networks import categorical_entropy, categorical_log_prob
+from jaxrl.algos.ppo.networks import (
+    categorical_entropy,
+    categorical_log_prob,
+    gaussian_entropy,
+    gaussian_log_prob,
+)
 
 
 def gae(
@@ -82,6 +87,7 @@ def ppo_loss(
     vf_coef: jax.Array,
     ent_coef: jax.Array,
     normalize_advantages: bool = True,
+    continuous: bool = False,
 ) -> tuple[jax.Array, LossInfo]:
     """Clipped PPO objective (Schulman et al., 2017) with a clipped value loss.
 
@@ -96,11 +102,15 @@ def ppo_loss(
         target: value targets shaped like ``value``.
         clip_eps, vf_coef, ent_coef: () coefficients.
         normalize_advantages: static; standardise advantages over the batch.
+        continuous: static; ``logits`` is a Gaussian's ``(mean, log_std)``,
+            each ``(N, D)``, and ``action`` its ``(N, D)`` unsquashed sample.
 
     Returns:
         ``(loss, info)``: the scalar to minimise and its parts.
     """
-    log_prob = categorical_log_prob(logits, action)
+    log_prob_of = gaussian_log_prob if continuous else categorical_log_prob
+    entropy_of = gaussian_entropy if continuous else categorical_entropy
+    log_prob = log_prob_of(logits, action)
     log_ratio = log_prob - old_log_prob
     ratio = jnp.exp(log_ratio)
     if normalize_advantages:
@@ -114,7 +124,7 @@ def ppo_loss(
         jnp.square(value - target), jnp.square(value_clipped - target)
     )
     value_loss = 0.5 * jnp.sum(jnp.mean(squared, axis=0))
-    entropy = categorical_entropy(logits).mean()
+    entropy = entropy_of(logits).mean()
     total = policy_loss + vf_coef * value_loss - ent_coef * entropy
 
     approx_kl = ((ratio - 1.0) - log_ratio).mean()  # Schulman's k3 estimator

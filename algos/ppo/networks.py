@@ -92,6 +92,30 @@ class ActorCritic(nn.Module):
         return logits, value[..., 0] if self.num_values == 1 else value
 
 
+class GaussianActorCritic(nn.Module):
+    """For continuous actions: a diagonal Gaussian over ``action_dim`` and
+    the value, from separate two-layer tanh MLPs on a shared encoder.
+
+    Returns ``((mean (..., D), log_std (..., D)), value)``; ``log_std`` is
+    one learned vector (state-independent, starting at 0), as in PPO's
+    MuJoCo setting; ``value`` is shaped as :class:`ActorCritic`'s.
+    """
+
+    encoder: nn.Module
+    action_dim: int
+    hidden_size: int = 64
+    num_values: int = 1
+
+    @nn.compact
+    def __call__(self, obs):
+        features = self.encoder(obs)
+        mean = _mlp(features, self.hidden_size, self.action_dim, 0.01, "actor")
+        log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+        value = _mlp(features, self.hidden_size, self.num_values, 1.0, "critic")
+        value = value[..., 0] if self.num_values == 1 else value
+        return (mean, jnp.broadcast_to(log_std, mean.shape)), value
+
+
 class RecurrentActorCritic(nn.Module):
     """Encoder, a dense tanh layer, a GRU, then the policy and value MLPs.
 
@@ -156,15 +180,20 @@ def make_network(
     embed_dim: int,
     num_values: int = 1,
     recurrent: bool = False,
+    continuous: bool = False,
 ):
     """Choose the encoder from the observation space and build the network
-    (:class:`RecurrentActorCritic` when ``recurrent``).
+    (:class:`RecurrentActorCritic` when ``recurrent``, and
+    :class:`GaussianActorCritic`, ``num_actions`` being the action size, when
+    ``continuous``).
 
     A ``spaces.Dict`` with an integer ``image`` Box and a ``direction``
     Discrete gets :class:`GridEncoder` (channel sizes from the Box's upper
     bounds); anything else gets :class:`FlatEncoder`.
     """
     encoder = _grid_encoder(observation_space, embed_dim) or FlatEncoder()
+    if continuous:
+        return GaussianActorCritic(encoder, num_actions, hidden_size, num_values)
     network = RecurrentActorCritic if recurrent else ActorCritic
     return network(encoder, num_actions, hidden_size, num_values)
 
@@ -199,3 +228,18 @@ def categorical_entropy(logits: jax.Array) -> jax.Array:
     """Entropy (...) of the categorical distribution with ``logits`` (..., A)."""
     log_p = jax.nn.log_softmax(logits)
     return -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
+
+
+def gaussian_log_prob(dist: tuple[jax.Array, jax.Array], action: jax.Array):
+    """Log-density (...) of ``action`` (..., D) under the diagonal Gaussian
+    ``dist = (mean, log_std)``, summed over the D dimensions."""
+    mean, log_std = dist
+    z = (action - mean) * jnp.exp(-log_std)
+    per_dim = -0.5 * jnp.square(z) - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
+    return jnp.sum(per_dim, axis=-1)
+
+
+def gaussian_entropy(dist: tuple[jax.Array, jax.Array]) -> jax.Array:
+    """Entropy (...) of the diagonal Gaussian ``(mean, log_std)``."""
+    _, log_std = dist
+    return jnp.sum(log_std + 0.5 * (1.0 + jnp.log(2.0 * jnp.pi)), axis=-1)

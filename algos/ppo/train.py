@@ -19,13 +19,21 @@ from gymnax.environments import spaces
 from jaxrl.algos.intrinsic import (
     RND,
     SimHashCounts,
+    init_moments,
     init_reward_scaler,
     scale_rewards,
+    standardize,
+    update_moments,
 )
 from jaxrl.algos.ppo import recurrent
 from jaxrl.algos.ppo.config import Config, HParams, check_hparams
 from jaxrl.algos.ppo.losses import LossInfo, gae, ppo_loss
-from jaxrl.algos.ppo.networks import ActorCritic, categorical_log_prob, make_network
+from jaxrl.algos.ppo.networks import (
+    ActorCritic,
+    categorical_log_prob,
+    gaussian_log_prob,
+    make_network,
+)
 from jaxrl.algos.ppo.shaping import (
     POTENTIALS,
     Potential,
@@ -71,6 +79,7 @@ class RunnerState:
     intrinsic: Any = None  # the intrinsic-reward module's state, if any
     int_scaler: Any = None  # RewardScaler of the intrinsic rewards, if any
     carry: Any = None  # recurrent only: (B, H) GRU state before ``obs``
+    obs_moments: Any = None  # normalize_observations only: RunningMoments
     reset: Any = None  # recurrent only: (B,) bool, ``obs`` starts an episode
     gate_held: Any = None  # gated shaping only: (B,) shaping held this episode
 
@@ -102,6 +111,35 @@ class _Setup:
     env_params: Any
     network: ActorCritic
     intrinsic: Any = None  # RND, SimHashCounts or None
+    box: "_ActionBox | None" = None  # continuous actions only
+
+
+@dataclasses.dataclass(frozen=True)
+class _ActionBox:
+    """Bounds of a continuous action space, as hashable tuples."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    @classmethod
+    def of(cls, space: spaces.Box) -> "_ActionBox":
+        shape = space.shape
+        low = np.broadcast_to(np.asarray(space.low, np.float32), shape)
+        high = np.broadcast_to(np.asarray(space.high, np.float32), shape)
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            raise ValueError(
+                "continuous PPO needs finite action bounds to squash or clip into; "
+                f"got low={low}, high={high}"
+            )
+        return cls(tuple(low.tolist()), tuple(high.tolist()))
+
+    def squash(self, raw: jax.Array, mode: str) -> jax.Array:
+        """The environment's action for a Gaussian sample ``raw`` (..., D):
+        clipped to the box, or tanh-squashed and scaled into it."""
+        low, high = jnp.asarray(self.low), jnp.asarray(self.high)
+        if mode == "tanh":
+            return low + 0.5 * (jnp.tanh(raw) + 1.0) * (high - low)
+        return jnp.clip(raw, low, high)
 
 
 def make_program(
@@ -139,17 +177,30 @@ def make_program(
         raise TypeError(f"config must be a ppo.Config, got {type(config).__name__}")
     env_params = env.default_params if env_params is None else env_params
     action_space = env.action_space(env_params)
-    if not isinstance(action_space, spaces.Discrete):
+    continuous = isinstance(action_space, spaces.Box)
+    if not (continuous or isinstance(action_space, spaces.Discrete)):
         raise TypeError(
-            f"PPO here needs a Discrete action space, got {type(action_space).__name__}"
+            "PPO here needs a Discrete or Box action space, got "
+            f"{type(action_space).__name__}"
         )
+    if continuous and (len(action_space.shape) != 1 or config.recurrent):
+        raise ValueError(
+            "continuous PPO takes a 1-D Box action space and a feed-forward "
+            f"policy; got shape {action_space.shape}, recurrent={config.recurrent}"
+        )
+    if config.normalize_observations:
+        if config.recurrent:
+            raise ValueError("Config.normalize_observations is not available with "
+                             "Config.recurrent")  # fmt: skip
+        _check_flat_observations(env, env_params)
     network = make_network(
         env.observation_space(env_params),
-        int(action_space.n),
+        action_space.shape[0] if continuous else int(action_space.n),
         config.hidden_size,
         config.embed_dim,
         config.num_value_heads,
         config.recurrent,
+        continuous,
     )
     if potential is None and config.shaping != "none":
         potential = POTENTIALS[config.shaping]
@@ -162,8 +213,9 @@ def make_program(
             "pass make_program a potential"
         )
     setup = _Setup(
-        config, EpisodeStatistics(env), env_params, network, make_intrinsic(config)
-    )
+        config, EpisodeStatistics(env), env_params, network, make_intrinsic(config),
+        _ActionBox.of(action_space) if continuous else None,
+    )  # fmt: skip
     has_success = _reports_success(setup)
     curves = [Curve("episode_return", "episode return", "num_episodes")]
     if has_success:
@@ -214,6 +266,23 @@ def make_intrinsic(config: Config):
     return None
 
 
+def _check_flat_observations(env, env_params) -> None:
+    obs = jax.eval_shape(env.reset, jax.random.key(0), env_params)[0]
+    if not isinstance(obs, jax.ShapeDtypeStruct) or obs.ndim != 1:
+        raise ValueError(
+            "Config.normalize_observations standardises a flat observation "
+            f"vector; this environment's observation is {obs}"
+        )
+
+
+def _observe(moments, obs):
+    """What the network sees: ``obs``, standardised by the running moments
+    (and clipped to [-10, 10]) with ``normalize_observations``."""
+    if moments is None:
+        return obs
+    return standardize(moments, obs, clip=10.0)
+
+
 def _check_numeric_observations(env, env_params, name: str) -> None:
     """Bonuses read observations as numbers: refuse any other leaf dtype."""
     obs = jax.eval_shape(env.reset, jax.random.key(0), env_params)[0]
@@ -259,7 +328,8 @@ def _reports_success(setup: _Setup) -> bool:
     """Whether the environment's ``info`` carries ``"success"`` (by tracing)."""
     key = jax.random.key(0)
     obs, state = jax.eval_shape(setup.env.reset, key, setup.env_params)
-    action = jax.ShapeDtypeStruct((), jnp.int32)
+    space = setup.env.action_space(setup.env_params)
+    action = jax.eval_shape(space.sample, key)
     info = jax.eval_shape(setup.env.step, key, state, action, setup.env_params)[-1]
     return getattr(info["episode"], "success", None) is not None
 
@@ -281,6 +351,8 @@ def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> RunnerState:
         carry=carry, reset=reset,
         gate_held=jnp.zeros((config.num_envs,), jnp.float32)
         if config.gated_shaping else None,
+        obs_moments=init_moments(obs.shape[1:])
+        if config.normalize_observations else None,
     )  # fmt: skip
     if setup.intrinsic is None:
         return runner
@@ -345,7 +417,8 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
         runner, advantages, targets, bonus = _mixed_advantages(
             setup, hparams, runner, rollout, continuing, next_value
         )
-    batch = (rollout.obs, rollout.action, rollout.log_prob, rollout.value,
+    seen_obs = _observe(runner.obs_moments, rollout.obs)
+    batch = (seen_obs, rollout.action, rollout.log_prob, rollout.value,
              advantages, targets)  # fmt: skip
     if config.recurrent:
         batch = ((*batch, rollout.reset), initial_carry)  # time-major sequences
@@ -363,6 +436,9 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
     )
     update = runner.update + 1
     runner = runner.replace(params=params, opt_state=opt_state, key=key, update=update)
+    if runner.obs_moments is not None:  # the next rollout sees these ones
+        flat = rollout.obs.reshape(config.batch_size, *rollout.obs.shape[2:])
+        runner = runner.replace(obs_moments=update_moments(runner.obs_moments, flat))
     metrics = _metrics(rollout.episode, jax.tree.map(jnp.mean, losses))
     if setup.intrinsic is not None:
         key, k_intrinsic = jax.random.split(runner.key)
@@ -433,7 +509,8 @@ def _next_values(setup: _Setup, runner: RunnerState, rollout: Transition):
     in a loop that usually runs once, instead of a pass over all ``T * B``.
     """
     config = setup.config
-    _, last_value = setup.network.apply(runner.params, runner.obs)
+    moments = runner.obs_moments
+    _, last_value = setup.network.apply(runner.params, _observe(moments, runner.obs))
     next_value = jnp.concatenate([rollout.value[1:], last_value[None]])
     needs_value = rollout.done & ~rollout.terminated
     size = config.num_steps * config.num_envs
@@ -446,7 +523,7 @@ def _next_values(setup: _Setup, runner: RunnerState, rollout: Transition):
         todo, values = carry
         (index,) = jnp.nonzero(todo, size=config.num_envs, fill_value=size)
         obs = jax.tree.map(lambda x: x[jnp.minimum(index, size - 1)], flat_obs)
-        _, value = setup.network.apply(runner.params, obs)
+        _, value = setup.network.apply(runner.params, _observe(moments, obs))
         values = values.at[index].set(value, mode="drop")
         return todo.at[index].set(False, mode="drop"), values
 
@@ -464,17 +541,24 @@ def _collect(setup: _Setup, runner: RunnerState) -> tuple[RunnerState, Transitio
     (:func:`jaxrl.rollout.rollout`); the Transition's leaves are ``(T, B, ...)``."""
 
     def policy(key, obs):
-        logits, value = setup.network.apply(runner.params, obs)
-        action = jax.random.categorical(key, logits).astype(jnp.int32)
-        return action, (categorical_log_prob(logits, action), value)
+        logits, value = setup.network.apply(
+            runner.params, _observe(runner.obs_moments, obs)
+        )
+        if setup.box is None:
+            action = jax.random.categorical(key, logits).astype(jnp.int32)
+            return action, (categorical_log_prob(logits, action), value, action)
+        mean, log_std = logits
+        raw = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+        env_action = setup.box.squash(raw, setup.config.action_squash)
+        return env_action, (gaussian_log_prob(logits, raw), value, raw)
 
     carry = (runner.env_state, runner.obs, runner.key)
     (env_state, obs, key), steps = rollout(
         setup.env, setup.env_params, policy, carry, setup.config.num_steps
     )
-    log_prob, value = steps.extras
+    log_prob, value, action = steps.extras  # action: the raw Gaussian sample
     transition = _transition(
-        steps.obs, steps.action, log_prob, value, steps.reward, steps.terminated,
+        steps.obs, action, log_prob, value, steps.reward, steps.terminated,
         steps.truncated, steps.info,
     )  # fmt: skip
     return runner.replace(env_state=env_state, obs=obs, key=key), transition
@@ -545,7 +629,7 @@ def _loss(params, setup: _Setup, hparams: HParams, minibatch):
     return ppo_loss(
         logits, value, action, old_log_prob, old_value, advantage, target,
         hparams.clip_eps, hparams.vf_coef, hparams.ent_coef,
-        setup.config.normalize_advantages,
+        setup.config.normalize_advantages, setup.box is not None,
     )  # fmt: skip
 
 
