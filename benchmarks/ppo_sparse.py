@@ -55,13 +55,19 @@ SMOOTH_UPDATES = 5
 MIN_EPISODES = 20  # a smoothed success rate counts once this many episodes back it
 
 
-def steps_to_threshold(history: dict, threshold: float) -> np.ndarray:
-    """``(R,)`` env steps at which each seed's smoothed success rate first
-    reached ``threshold``; inf where it never did."""
+def smoothed_success(history: dict) -> np.ndarray:
+    """``(R, U)`` success rate over the last 5 updates' episodes; NaN where
+    fewer than ``MIN_EPISODES`` episodes ended in that window."""
     episodes = np.asarray(history["num_episodes"], np.float64)
     smoothed = smooth(history["success_rate"], episodes, SMOOTH_UPDATES)
     backed = smooth(episodes, None, SMOOTH_UPDATES) * SMOOTH_UPDATES >= MIN_EPISODES
-    reached = (np.nan_to_num(smoothed, nan=-1.0) >= threshold) & backed
+    return np.where(backed, smoothed, np.nan)
+
+
+def steps_to_threshold(history: dict, threshold: float) -> np.ndarray:
+    """``(R,)`` env steps at which each seed's smoothed success rate first
+    reached ``threshold``; inf where it never did."""
+    reached = np.nan_to_num(smoothed_success(history), nan=-1.0) >= threshold
     steps = np.asarray(history["env_steps"], np.float64)
     first = np.argmax(reached, axis=1)
     return np.where(reached.any(1), steps[np.arange(len(first)), first], np.inf)
@@ -93,8 +99,7 @@ def plot(curves: dict, path: Path) -> None:
                              squeeze=False)  # fmt: skip
     for ax, task in zip(axes[0], tasks, strict=True):
         for variant, history in curves[task].items():
-            smoothed = smooth(history["success_rate"], history["num_episodes"],
-                              SMOOTH_UPDATES)  # fmt: skip
+            smoothed = smoothed_success(history)
             steps = np.asarray(history["env_steps"])[0]
             with warnings.catch_warnings():  # steps where no seed has an episode
                 warnings.simplefilter("ignore", RuntimeWarning)
