@@ -31,22 +31,16 @@ class Config:
     anneal_lr: bool = True  # linear decay of the learning rate to 0
     normalize_advantages: bool = True  # per minibatch
     final_fraction: float = 0.1  # share of updates whose episodes give "final"
-    # exploration bonus: none, rnd (Burda et al. 2018) or count (SimHash)
-    intrinsic: str = "none"
+    intrinsic: str = "none"  # exploration bonus: none, rnd or count (SimHash)
     count_mode: str = "lifelong"  # count only: lifelong or episodic counts
     count_key_bits: int = 128  # count only: SimHash bits per observation
     rnd_hidden_size: int = 256  # rnd only: width of target and predictor
     rnd_output_size: int = 512  # rnd only: target feature size (paper: 512)
-    # potential-based shaping: none, or goal_distance (gridworlds); a custom
-    # potential is make_program's ``potential`` argument
-    shaping: str = "none"
-    # hold shaping rewards back until the episode ends, and pay them only if
-    # its outcome reward reaches HParams.gate_threshold (G-RA)
-    gated_shaping: bool = False
+    # a custom potential is make_program's ``potential`` argument
+    shaping: str = "none"  # potential-based shaping: none or goal_distance
+    gated_shaping: bool = False  # pay shaping at episode end if outcome >= gate
     recurrent: bool = False  # a GRU actor-critic (hidden_size wide)
-    # continuous (Box) actions: a Gaussian sample is clipped into the box, or
-    # tanh-squashed and scaled into it
-    action_squash: str = "clip"
+    action_squash: str = "clip"  # Box actions: Gaussian sample clipped or tanh
     normalize_observations: bool = False  # running mean/std of flat observations
 
     def __post_init__(self):
@@ -145,14 +139,14 @@ class HParams:
     max_grad_norm: float = 0.5  # traced: global-norm gradient clip
     # with Config.intrinsic only (Burda et al.'s values): the advantage is
     # ext_coef * A_extrinsic + int_coef * A_intrinsic
-    int_coef: float = 1.0  # traced
-    ext_coef: float = 2.0  # traced
+    int_coef: float = 1.0  # traced: weight of the intrinsic advantage
+    ext_coef: float = 2.0  # traced: weight of the extrinsic one (with a bonus)
     int_gamma: float = 0.99  # traced: discount of the intrinsic return
     # with shaping only: the reward is r + shaping_coef * F (F potential-based)
-    shaping_coef: float = 1.0  # traced
+    shaping_coef: float = 1.0  # traced: scale of the shaping reward F
     # with gated_shaping: the outcome an episode must reach for its shaping
     # to be paid (task-specific; jaxrl gridworlds pay at least 0.1 on success)
-    gate_threshold: float = 0.05  # traced
+    gate_threshold: float = 0.05  # traced: outcome that releases shaping
 
 
 _HPARAM_RANGES = {
