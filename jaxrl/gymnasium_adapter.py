@@ -298,6 +298,7 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
             seed = int(self.np_random.integers(WORD))
         key = keys_from_seeds([seed])[0]
         self._key, obs, self._state = self._functions.reset(key, self._params)
+        self._ended = False
         return to_numpy(jax.device_get(obs), self.observation_space), {}
 
     def step(self, action):
@@ -309,10 +310,17 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
 
         Raises:
             ValueError: ``action`` is not in ``action_space``.
-            RuntimeError: ``step`` before ``reset``.
+            RuntimeError: ``step`` before ``reset``, or after the episode
+                ended (terminated or truncated) without a new ``reset``.
         """
+        if getattr(self, "_ended", False):
+            raise RuntimeError(
+                "the episode has ended (terminated or truncated); call reset() "
+                "before step()"
+            )
         outputs = self._run_step(self._functions.step, action, self.action_space)
         obs, reward, terminated, truncated, info = outputs
+        self._ended = bool(terminated) or bool(truncated)
         obs = to_numpy(obs, self.observation_space)
         return obs, float(reward), bool(terminated), bool(truncated), info
 

@@ -173,6 +173,10 @@ def test_step_returns_the_terminal_observation_without_resetting():
     assert reward == pytest.approx(0.955)
     assert obs["direction"] == 1
     assert info == {"success": True}
+    with pytest.raises(RuntimeError, match="episode has ended .*call reset"):
+        env.step(0)
+    env.reset(seed=1)
+    env.step(0)  # a new episode steps again
 
 
 def test_vector_env_equals_vmapped_jaxrl_env(small):
