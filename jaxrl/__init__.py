@@ -44,6 +44,7 @@ _LAZY = {
     "make": ("jaxrl.registry", "make"),
     "register": ("jaxrl.registry", "register"),
     "to_gymnasium": ("jaxrl.gymnasium_adapter", "to_gymnasium"),
+    "checked": ("jaxrl.wrappers", "checked"),
 }
 
 
@@ -58,7 +59,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Program", "RunInterrupted", "RunResult", "TrainOutput", "__version__", "envs",
+    "Program", "RunInterrupted", "RunResult", "TrainOutput", "__version__",
+    "checked", "envs",
     "make", "register", "registry", "resume", "run", "scan_program", "sweep",
     "to_gymnasium",
 ]  # fmt: skip

@@ -181,6 +181,10 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
     fields = {f.name: f for f in dataclasses.fields(params)}
     for name, value in param_kwargs.items():
         _check_param_value(env_id, name, value, getattr(params, name), fields[name])
+        if name == "max_steps_in_episode" and np.any(np.asarray(value) < 1):
+            raise ValueError(
+                f"{env_id!r}: max_steps_in_episode must be >= 1, got {value!r}"
+            )
     return env, params.replace(**param_kwargs) if param_kwargs else params
 
 

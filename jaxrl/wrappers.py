@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
+from jax.experimental import checkify
 
 
 class Wrapper:
@@ -171,3 +172,47 @@ def uses_step_env(env) -> bool:
     step = type(env).step
     equivalent = getattr(type(env), "gymnax_equivalent_step", None)
     return step is environment.Environment.step or step is equivalent
+
+
+class Checked(Wrapper):
+    """Run-time checks that cannot raise under ``jit``, as ``checkify`` errors.
+
+    Each ``step`` checks that the action lies in the action space (a
+    Discrete action in ``[0, n)``, a Box action finite and within its bounds)
+    and that the reward is finite. The checks take effect inside
+    ``jax.experimental.checkify.checkify``::
+
+        env = jaxrl.checked(env)
+        err, out = checkify.checkify(jax.jit(env.step))(key, state, 9, params)
+        err.throw()  # ValueError: action 9 is outside [0, 7) ...
+
+    Outside ``checkify``, JAX refuses to trace them (use the unwrapped env).
+    """
+
+    def step(self, key, state, action, params=None):
+        params = self._env.default_params if params is None else params
+        space = self._env.action_space(params)
+        if isinstance(space, spaces.Discrete):
+            checkify.check(
+                (action >= 0) & (action < space.n),
+                f"action {{a}} is outside [0, {space.n}) of the Discrete action space",
+                a=action,
+            )
+        elif isinstance(space, spaces.Box):
+            action = jnp.asarray(action)
+            inside = (action >= space.low) & (action <= space.high)
+            checkify.check(
+                jnp.all(jnp.isfinite(action) & inside),
+                "action {a} is outside the Box action space's bounds",
+                a=action,
+            )
+        out = self._env.step(key, state, action, params)
+        checkify.check(
+            jnp.all(jnp.isfinite(out[2])), "reward {r} is not finite", r=out[2]
+        )
+        return out
+
+
+def checked(env) -> Checked:
+    """``env`` with :class:`Checked`'s run-time checks (use under checkify)."""
+    return Checked(env)

@@ -84,6 +84,20 @@ def success_reward(time: jax.Array, max_steps: jax.Array) -> jax.Array:
     return (1.0 - 0.9 * progress).astype(jnp.float32)
 
 
+def check_action(action, num_actions: int) -> None:
+    """Refuse, when tracing, an action that is not a () integer.
+
+    Raises:
+        TypeError: naming ``action``, the expected and the given shape/dtype.
+    """
+    shape, dtype = jnp.shape(action), jnp.result_type(action)
+    if shape != () or not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError(
+            f"action must be a () integer array in [0, {num_actions}), got shape "
+            f"{shape} dtype {dtype}"
+        )
+
+
 def on_goal(state: GridState) -> jax.Array:
     """() bool: the agent stands on the goal, which under the base rules
     happens only on the step that reaches it and ends the episode."""
@@ -358,7 +372,15 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         return reward, terminated, jnp.zeros((), jnp.bool_)
 
     def step_env(self, key, state, action, params):
+        """Farama's step: ``action`` is a () integer in ``[0, 7)``.
+
+        A wrong shape or a non-integer dtype is refused when tracing. An
+        integer outside ``[0, 7)`` cannot raise under ``jit``: it moves
+        nothing and takes one step of time (``jaxrl.checked(env)`` turns it
+        into an error under ``checkify``).
+        """
         del key
+        check_action(action, self.num_actions)
         stepped, reward, terminated = transition(
             state, action, params.max_steps_in_episode
         )

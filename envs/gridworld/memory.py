@@ -11,6 +11,7 @@ from jaxrl.envs.gridworld.core import (
     GridParams,
     Level,
     MiniGridEnv,
+    check_action,
     success_reward,
     transition,
 )
@@ -79,6 +80,7 @@ class Memory(MiniGridEnv):
         )
 
     def step_env(self, key, state, action, params):
+        check_action(action, self.num_actions)
         del key
         action = jnp.where(action == C.PICKUP, C.TOGGLE, action)
         stepped, reward, terminated = transition(

@@ -12,6 +12,7 @@ from jaxrl.envs.gridworld.core import (
     GridState,
     Level,
     MiniGridEnv,
+    check_action,
     on_goal,
     transition,
 )
@@ -101,6 +102,7 @@ class DynamicObstacles(MiniGridEnv):
         return state.replace(grid=grid, marks=marks)
 
     def step_env(self, key, state, action, params):
+        check_action(action, self.num_actions)
         action = jnp.where(action > C.FORWARD, C.LEFT, action)
         front = state.agent_pos + jnp.asarray(C.DIR_TO_VEC)[state.agent_dir]
         ahead = state.grid[front[0], front[1], 0]
