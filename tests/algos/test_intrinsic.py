@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from compile_count import compilations
 
-import jaxrl
 from jaxrl.algos import intrinsic, ppo
 from jaxrl.algos.intrinsic.observations import flatten_batch
+from jaxrl.testing import StateDependentReward
 
 
 def test_running_moments_match_numpy_over_all_batches():
@@ -172,8 +172,8 @@ def test_ppo_bad_intrinsic_settings_are_refused_before_compiling():
 
 
 def test_a_sweep_over_intrinsic_coefficients_compiles_once():
-    env, params = jaxrl.make("Empty-5x5")
-    train = ppo.make_train(TINY, env, params)
+    env = StateDependentReward()
+    train = ppo.make_train(TINY, env, env.default_params)
     sweep = jax.jit(jax.vmap(train, in_axes=(None, 0)))
     hparams = jax.tree.map(lambda x: jnp.full((3,), x, jnp.float32), ppo.HParams())
     hparams = hparams.replace(int_coef=jnp.array([0.0, 0.5, 2.0]),
@@ -186,6 +186,7 @@ def test_a_sweep_over_intrinsic_coefficients_compiles_once():
     assert metrics.intrinsic_reward.shape == (3, 2)
     assert ((metrics.intrinsic_reward > 0) & (metrics.intrinsic_reward <= 1)).all()
     assert out.state.params["params"]["critic_out"]["kernel"].shape[-1] == 2
+    assert out.state.intrinsic.tables.shape[:2] == (3, 6)  # a count-min sketch per run
     # the same key: the three runs see the same first rollout and bonuses
     np.testing.assert_array_equal(metrics.intrinsic_reward[:, 0],
                                   metrics.intrinsic_reward[0, 0])  # fmt: skip
