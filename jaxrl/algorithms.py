@@ -17,7 +17,12 @@ from typing import Any
 
 from jaxrl.program import Program
 
-_BUILTIN_MODULES = ("jaxrl.algos.ppo", "jaxrl.algos.gflownet", "jaxrl.algos.map_elites")
+_BUILTIN_MODULES = (
+    "jaxrl.algos.ppo",
+    "jaxrl.algos.gflownet",
+    "jaxrl.algos.map_elites",
+    "jaxrl.algos.novelty_search",
+)
 _ALGORITHMS: dict[str, "Algorithm"] = {}
 _loaded = False
 
