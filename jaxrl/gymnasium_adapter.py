@@ -248,6 +248,30 @@ class _Adapter:
             gymnasium_space(env.observation_space(params)),
         )
 
+    def __getstate__(self) -> dict:
+        """Everything but the compiled functions, arrays as NumPy (typed keys
+        as their key data), so the environment pickles and deep-copies."""
+        state = dict(self.__dict__)
+        del state["_functions"]
+        for name in ("_params", "_state"):
+            state[name] = jax.device_get(state[name])
+        key = state["_key"]
+        state["_key"] = None if key is None else (
+            np.asarray(jax.random.key_data(key)), str(jax.random.key_impl(key))
+        )  # fmt: skip
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        key = state.pop("_key")
+        self.__dict__.update(state)
+        self._params = jax.device_put(self._params)
+        if self._state is not None:
+            self._state = jax.device_put(self._state)
+        self._key = None if key is None else jax.random.wrap_key_data(
+            jnp.asarray(key[0]), impl=key[1]
+        )  # fmt: skip
+        self._functions = _functions(self._env)
+
     def _run_step(self, function, action, space):
         """Run a jitted step; returns host ``(obs, reward, term, trunc, info)``."""
         if self._state is None:

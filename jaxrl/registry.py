@@ -150,7 +150,8 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
             (``registry.register_alias``), a gymnax id, or ``brax/NAME`` for
             any brax environment (:mod:`jaxrl.brax_adapter`).
         **kwargs: constructor arguments (``view_size=5``), params fields
-            (``max_steps_in_episode=50``) and the options the environment
+            (``max_steps_in_episode=50``, or Farama's ``max_steps=50``) and
+            the options the environment
             lists in its ``make_options`` (applied with its
             ``with_options``), told apart by name.
 
@@ -173,6 +174,13 @@ def make(env_id: str, **kwargs: Any) -> tuple[Any, Any]:
         spec = EnvSpec(env_id, functools.partial(BraxEnv, name), {})
     else:
         spec = EnvSpec(env_id, _gymnax_registration()._registry[env_id], {})
+    if "max_steps" in kwargs:  # Farama's name for the step limit
+        if "max_steps_in_episode" in kwargs:
+            raise TypeError(
+                f"{env_id!r}: give max_steps or max_steps_in_episode, not both"
+            )
+        kwargs = dict(kwargs)
+        kwargs["max_steps_in_episode"] = kwargs.pop("max_steps")
     init_kwargs, param_kwargs, options = _split_kwargs(spec, kwargs)
     env = spec.factory(**{**spec.kwargs, **init_kwargs})
     if options:

@@ -381,3 +381,24 @@ def test_no_rgb_array_without_render_rgb():
         assert env.metadata["render_modes"] == []
         with pytest.raises(ValueError, match="render_mode='rgb_array'"):
             adapter.GymnasiumEnv(jax_env, jax_params, render_mode="rgb_array")
+
+
+def test_environments_pickle_and_deep_copy_mid_episode():
+    import copy
+    import pickle
+
+    env = jaxrl.to_gymnasium("DoorKey-5x5")
+    env.reset(seed=3)
+    env.step(2)
+    copies = [pickle.loads(pickle.dumps(env)), copy.deepcopy(env), env]
+    runs = [[c.step(a) for a in (1, 2, 2, 0, 3)] for c in copies]
+    for run in runs[:2]:
+        for (obs, *rest), (expected, *expected_rest) in zip(run, runs[2], strict=True):
+            np.testing.assert_array_equal(obs["image"], expected["image"])
+            assert rest == expected_rest
+    vector = jaxrl.to_gymnasium("Empty-5x5", num_envs=2)
+    vector.reset(seed=1)
+    twin = pickle.loads(pickle.dumps(vector))
+    actions = np.array([2, 1])
+    np.testing.assert_array_equal(twin.step(actions)[0]["image"],
+                                  vector.step(actions)[0]["image"])  # fmt: skip

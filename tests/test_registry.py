@@ -13,6 +13,13 @@ def test_make_our_env_and_farama_id():
     assert params.max_steps_in_episode == 7
 
 
+def test_farama_max_steps_keyword_names_the_step_limit():
+    _, params = jaxrl.make("MiniGrid-DoorKey-8x8-v0", max_steps=9)
+    assert params.max_steps_in_episode == 9
+    with pytest.raises(TypeError, match="give max_steps or max_steps_in_episode"):
+        jaxrl.make("DoorKey-5x5", max_steps=9, max_steps_in_episode=9)
+
+
 def test_make_gymnax_env():
     env, params = jaxrl.make("CartPole-v1")
     obs, _ = env.reset(jax.random.key(0), params)
