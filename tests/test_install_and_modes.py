@@ -67,3 +67,20 @@ def test_no_tracer_leaks():
         jax.jit(env.step)(jax.random.key(1), state, jnp.int32(2), params)
         out = jax.jit(ppo.make_train(TINY, env, params))(jax.random.key(0))
     assert out.metrics.episode_return.shape == (TINY.num_updates,)
+
+
+def test_every_package_is_listed_for_installation():
+    """A regular (non-editable) install ships only the packages pyproject
+    names: each directory with an __init__.py must be among them."""
+    import tomllib
+
+    root = ROOT
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]
+                 ["setuptools"]["packages"])  # fmt: skip
+    prefixes = {"jaxrl": "jaxrl", "envs": "jaxrl.envs", "algos": "jaxrl.algos"}
+    found = set()
+    for top, name in prefixes.items():
+        for init in (root / top).rglob("__init__.py"):
+            parts = init.parent.relative_to(root / top).parts
+            found.add(".".join((name, *parts)))
+    assert found <= listed, sorted(found - listed)
