@@ -8,7 +8,8 @@ its 95% bootstrap CI over seeds), how many seeds reached ``--threshold``
 success (smoothed over 5 updates, episodes weighted equally, and backed by
 at least 20 episodes) and the median env steps they needed, and env steps/s
 (compile time excluded). The learning curves go to
-one PNG (a panel per task, a line per variant: mean over seeds).
+one PNG (a panel per task, a line per variant: the mean over seeds of each
+seed's success rate over its last 5 updates' episodes).
 
 Variants (each a ``ppo.Config`` switch, so also ``jaxrl train ppo`` flags):
 ``plain``; ``rnd`` (``--intrinsic rnd``); ``count`` (``--intrinsic count``,
@@ -22,7 +23,7 @@ GRU actor-critic).
 """
 
 import argparse
-import warnings
+import json
 from pathlib import Path
 
 import jax
@@ -52,6 +53,7 @@ VARIANTS = {
 }
 QUICK = {"tasks": ["DoorKey-5x5"], "steps": 4 * 2048, "seeds": 2}
 SMOOTH_UPDATES = 5
+CURVE_KEYS = ("success_rate", "num_episodes", "env_steps")
 MIN_EPISODES = 20  # a smoothed success rate counts once this many episodes back it
 
 
@@ -71,6 +73,19 @@ def steps_to_threshold(history: dict, threshold: float) -> np.ndarray:
     steps = np.asarray(history["env_steps"], np.float64)
     first = np.argmax(reached, axis=1)
     return np.where(reached.any(1), steps[np.arange(len(first)), first], np.inf)
+
+
+def _carried(values: np.ndarray) -> np.ndarray:
+    """Each seed's last defined value carried over windows where none of its
+    episodes ended (0 before its first), so that every seed counts in the
+    mean over seeds at every step."""
+    out = np.zeros_like(values)
+    for seed, row in enumerate(values):
+        last = 0.0
+        for t, value in enumerate(row):
+            last = last if np.isnan(value) else value
+            out[seed, t] = last
+    return out
 
 
 def run_one(task: str, variant: str, steps: int, seeds: int, console) -> dict:
@@ -99,11 +114,10 @@ def plot(curves: dict, path: Path) -> None:
                              squeeze=False)  # fmt: skip
     for ax, task in zip(axes[0], tasks, strict=True):
         for variant, history in curves[task].items():
-            smoothed = smoothed_success(history)
+            smoothed = _carried(smooth(history["success_rate"],
+                                       history["num_episodes"], SMOOTH_UPDATES))
             steps = np.asarray(history["env_steps"])[0]
-            with warnings.catch_warnings():  # steps where no seed has an episode
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(smoothed, axis=0)
+            mean = smoothed.mean(axis=0)
             ax.plot(steps, mean, label=variant)
         ax.set_title(task)
         ax.set_xlabel("env steps per seed")
@@ -127,7 +141,21 @@ def main(argv=None) -> None:
     parser.add_argument("--threshold", type=float, default=0.8,
                         help="success rate counted as solved")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run")
+    parser.add_argument("--replot", type=Path, default=None,
+                        help="redraw a saved results JSON's plot and exit")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.replot is not None:
+        runs = json.loads(args.replot.read_text())["runs"]
+        curves = {}
+        for name, run in runs.items():
+            task, variant = name.split("/")
+            curves.setdefault(task, {})[variant] = {
+                k: np.asarray(v) for k, v in run["curves"].items()
+            }
+        figure = args.replot.with_suffix(".png")
+        plot(curves, figure)
+        print(f"plot: {figure}")
+        return
     if args.quick:
         args.tasks, args.steps = QUICK["tasks"], QUICK["steps"]
         args.seeds = QUICK["seeds"]
@@ -157,6 +185,8 @@ def main(argv=None) -> None:
                 "steps_to_threshold": [None if np.isinf(r) else r for r in reach],
                 "run_s": out["seconds"], "compile_s": out["compile_s"],
                 "steps_per_s": out["steps_per_s"],
+                "curves": {name: np.asarray(out["history"][name]).tolist()
+                           for name in CURVE_KEYS},
             }  # fmt: skip
             curves.setdefault(task, {})[variant] = out["history"]
     print_table(
