@@ -30,31 +30,20 @@ from jaxrl.algos.intrinsic.normalization import (
 from jaxrl.algos.intrinsic.observations import flatten_batch
 
 
-class _Target(nn.Module):
-    """Two leaky-ReLU hidden layers, then a linear output (never trained)."""
+class _RNDNetwork(nn.Module):
+    """Two leaky-ReLU hidden layers, ``extra_layers`` ReLU ones, then a linear
+    output. The target has no extra layers (and is never trained); the
+    predictor has two, more capacity than the target, as in the paper."""
 
     hidden_size: int
     output_size: int
+    extra_layers: int = 0
 
     @nn.compact
     def __call__(self, x):
         for _ in range(2):
             x = nn.leaky_relu(nn.Dense(self.hidden_size)(x))
-        return nn.Dense(self.output_size)(x)
-
-
-class _Predictor(nn.Module):
-    """The target's layers plus two ReLU layers: more capacity than the
-    target, as in the paper's predictor."""
-
-    hidden_size: int
-    output_size: int
-
-    @nn.compact
-    def __call__(self, x):
-        for _ in range(2):
-            x = nn.leaky_relu(nn.Dense(self.hidden_size)(x))
-        for _ in range(2):
+        for _ in range(self.extra_layers):
             x = nn.relu(nn.Dense(self.hidden_size)(x))
         return nn.Dense(self.output_size)(x)
 
@@ -162,8 +151,8 @@ class RND:
         state = state.replace(predictor=predictor, opt_state=opt_state)
         return state, jnp.mean(losses)
 
-    def _target(self) -> _Target:
-        return _Target(self.hidden_size, self.output_size)
+    def _target(self) -> _RNDNetwork:
+        return _RNDNetwork(self.hidden_size, self.output_size)
 
-    def _predictor(self) -> _Predictor:
-        return _Predictor(self.hidden_size, self.output_size)
+    def _predictor(self) -> _RNDNetwork:
+        return _RNDNetwork(self.hidden_size, self.output_size, extra_layers=2)
