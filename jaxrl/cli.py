@@ -136,28 +136,23 @@ def _add_train_parser(algos, algorithm) -> None:
 
 def _list_envs(args) -> int:
     from jaxrl import registry
-
-    _CONSOLE.print("[bold]jaxrl[/] (Farama MiniGrid ids such as "
-                   "MiniGrid-DoorKey-5x5-v0 work too):")  # fmt: skip
-    for env_id in registry.ids():
-        _CONSOLE.print(f"  {env_id}")
-    _CONSOLE.print("[bold]gymnax[/]:")
-    for env_id in registry.gymnax_ids():
-        _CONSOLE.print(f"  {env_id}")
     from jaxrl.brax_adapter import brax_names
-
-    _CONSOLE.print("[bold]brax[/] (continuous actions):")
-    for name in brax_names():
-        _CONSOLE.print(f"  {registry.BRAX_PREFIX}{name}")
     from jaxrl.envs import gfn, qd
 
-    _CONSOLE.print("[bold]GFlowNet[/] (jaxrl train gfn --env ID; "
-                   "ID:name=value,... overrides sizes):")  # fmt: skip
-    for env_id in gfn.gfn_env_ids():
-        _CONSOLE.print(f"  {env_id}")
-    _CONSOLE.print("[bold]quality-diversity tasks[/]:")
-    for task_id in qd.task_ids():
-        _CONSOLE.print(f"  {task_id}")
+    groups = [
+        ("[bold]jaxrl[/] (Farama MiniGrid ids such as MiniGrid-DoorKey-5x5-v0 "
+         "work too):", registry.ids()),
+        ("[bold]gymnax[/]:", registry.gymnax_ids()),
+        ("[bold]brax[/] (continuous actions):",
+         [registry.BRAX_PREFIX + name for name in brax_names()]),
+        ("[bold]GFlowNet[/] (jaxrl train gfn --env ID; ID:name=value,... "
+         "overrides sizes):", gfn.gfn_env_ids()),
+        ("[bold]quality-diversity tasks[/]:", qd.task_ids()),
+    ]  # fmt: skip
+    for title, ids in groups:
+        _CONSOLE.print(title)
+        for env_id in ids:
+            _CONSOLE.print(f"  {env_id}")
     return 0
 
 
