@@ -103,8 +103,11 @@ def nearest_neighbours(
     """
     descriptors = jnp.asarray(descriptors, jnp.float32)
     batch = descriptors.shape[0]
+    is_finite = _is_finite_row(descriptors)
+    # NaN rows are masked out below; zeros keep NaN out of the arithmetic
+    descriptors = jnp.where(is_finite[:, None], descriptors, 0.0)
     references = jnp.concatenate([archive.descriptors, descriptors], axis=0)
-    is_reference = jnp.concatenate([archive.is_valid, _is_finite_row(descriptors)])
+    is_reference = jnp.concatenate([archive.is_valid, is_finite])
     diff = descriptors[:, None, :] - references[None, :, :]
     dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1))
     is_self = (

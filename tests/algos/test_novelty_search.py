@@ -239,7 +239,8 @@ def test_novelty_search_covers_more_of_the_arm_over_time():
 
     sweep = jax.jit(jax.vmap(counted, in_axes=(0, None)))
     keys = jax.random.split(jax.random.key(0), 3)
-    out = sweep(keys, ns.HParams())
+    with jax.debug_nans(True):
+        out = sweep(keys, ns.HParams())
     sweep(keys, ns.HParams(novelty_threshold=0.1, mutation_sigma=0.1))
     assert len(traces) == 1  # new hparams values: no retrace
     coverage = np.asarray(out.metrics.coverage)
