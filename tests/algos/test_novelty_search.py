@@ -4,6 +4,7 @@ local competition by hand, Pareto ranks, config checks, and whole runs
 
 import dataclasses
 import json
+import types
 
 import jax
 import jax.numpy as jnp
@@ -185,6 +186,28 @@ def test_pareto_ranks_and_selection_orders():
     np.testing.assert_array_equal(
         ns.selection_order(nov, None, finite), [2, 3, 5, 1, 4, 0]
     )
+
+
+def test_threshold_schedule():
+    # goNEAT_NS's schedule: x decay after `patience` idle generations (the
+    # count restarts), x growth after `burst` insertions, never below the floor
+    algorithm = ns.build_algorithm(TINY, qd.arm(8))
+    algorithm = dataclasses.replace(algorithm, insertion="threshold")
+    hp = ns.HParams(threshold_decay=0.5, threshold_growth=2.0, threshold_floor=0.375)
+
+    def adapt(threshold, stalled, inserted):
+        state = types.SimpleNamespace(
+            threshold=jnp.float32(threshold), num_stalled=jnp.int32(stalled)
+        )
+        done = ns.Inserted(jnp.int32(inserted), jnp.int32(0), jnp.int32(0))
+        out = algorithm._adapt(state, done, hp)
+        return float(out[0]), int(out[1])
+
+    assert adapt(1.0, 8, 0) == (1.0, 9)  # patience is 10
+    assert adapt(1.0, 9, 0) == (0.5, 0)  # the 10th idle generation
+    assert adapt(0.5, 9, 0) == (0.375, 0)  # 0.25 is below the floor
+    assert adapt(1.0, 9, 3) == (1.0, 0)  # an insertion resets the count
+    assert adapt(1.0, 3, 4) == (2.0, 0)  # a burst of 4
 
 
 # --------------------------------------------------------------------------
