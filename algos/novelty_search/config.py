@@ -63,12 +63,13 @@ class Config:
                 f"Config.insertion must be 'threshold' or 'ring', got "
                 f"{self.insertion!r}"
             )
-        if self.insertion == "ring" and self.ring_insertions > min(
-            self.batch_size, self.archive_capacity
-        ):
+        # the first population is inserted like a batch
+        limit = min(self.batch_size, self.population_size, self.archive_capacity)
+        if self.insertion == "ring" and self.ring_insertions > limit:
             raise ValueError(
                 f"Config.ring_insertions ({self.ring_insertions}) must not exceed "
-                f"batch_size ({self.batch_size}) or archive_capacity "
+                f"batch_size ({self.batch_size}), population_size "
+                f"({self.population_size}) or archive_capacity "
                 f"({self.archive_capacity})"
             )
         for name in ("descriptor_low", "descriptor_high"):

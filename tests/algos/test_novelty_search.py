@@ -220,7 +220,9 @@ def test_config_and_hparams_checks():
     with pytest.raises(ValueError, match="Config.insertion"):
         ns.Config(insertion="random")
     with pytest.raises(ValueError, match="Config.ring_insertions"):
-        ns.Config(insertion="ring", ring_insertions=300, batch_size=256)
+        ns.Config(insertion="ring", ring_insertions=300, batch_size=512)
+    with pytest.raises(ValueError, match="population_size"):
+        ns.Config(ring_insertions=16, population_size=8)
     with pytest.raises(ValueError, match="Config.num_neighbours must be an int >= 1"):
         ns.Config(num_neighbours=0)
     with pytest.raises(ValueError, match="Config.emitter: unknown emitter"):
