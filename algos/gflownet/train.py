@@ -21,6 +21,7 @@ from jaxrl.algos.gflownet.checks import check_log_rewards
 from jaxrl.algos.gflownet.config import (
     LOG_Z_LOSSES,
     OP_LOSS_NAMES,
+    PARENT_FLOW_LOSSES,
     Config,
     HParams,
     check_hparams,
@@ -253,7 +254,7 @@ def _compacted(setup: _Setup, net_params, traj):
 def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner):
     apply = (
         _compacted(setup, params.net, traj)
-        if setup.config.rollout == "compacted"
+        if setup.config.resolved_rollout == "compacted"
         else lambda states: _apply(setup, params.net, states)
     )
     terms = trajectory_terms(
@@ -262,7 +263,7 @@ def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner):
         traj,
         apply,
         params.log_z,
-        use_parent_flows=setup.config.loss in ("fm", "op-fm"),
+        use_parent_flows=setup.config.loss in PARENT_FLOW_LOSSES,
     )
     loss = gfn_loss(
         setup.config.loss, terms, hparams.subtb_lambda, partner=partner,

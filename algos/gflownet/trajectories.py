@@ -3,7 +3,8 @@
 A batch holds ``B`` trajectories of ``T = env.max_length`` steps each (the
 exit step included), time-major: states ``(T+1, B, ...)``, actions
 ``(T, B)``. A trajectory that exits early keeps stepping its terminal state
-(a no-op); ``is_valid`` marks the steps it really took. No compaction.
+(a no-op); ``is_valid`` marks the steps it really took. The objectives may
+evaluate the network on the visited states only (:func:`compacted_apply`).
 """
 
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
 
 from jaxrl.algos.gflownet.policies import (
     PolicyOutputs,
@@ -201,43 +203,64 @@ def visited_states(traj: Trajectories) -> jax.Array:
 
 
 def compacted_apply(apply_obs: Callable, obs: jax.Array, needed: jax.Array, chunk: int):
-    """``apply_obs`` on the ``needed`` rows of ``obs`` only, in chunks.
+    """``apply_obs`` on the ``needed`` rows of ``obs`` only.
 
-    The needed rows are moved to the front (stable order), cut into chunks of
-    ``chunk`` rows, and a chunk holding no needed row skips the network
-    (``lax.cond``; under ``vmap`` both branches run, so this saves work only
-    unbatched).
+    The needed rows are moved to the front (stable order) and the network
+    runs on the shortest prefix that holds them all, picked by ``lax.switch``
+    among the static lengths ``chunk * 2**k`` (capped at ``N``): one branch
+    runs, on fewer than twice the needed rows (or ``chunk`` rows).
+
+    Under ``vmap`` the prefix is the one that holds every batch member's
+    needed rows (:func:`_max_over_batch`), so the switch stays a branch (a
+    batched index would run every branch).
 
     Args:
         apply_obs: ``(C, obs) -> pytree of (C, ...)`` arrays.
         obs: ``(N, obs)``.
         needed: ``(N,)`` bool.
-        chunk: rows per chunk (static).
+        chunk: the shortest prefix, in rows (static).
 
     Returns:
         ``apply_obs``'s pytree with leading ``(N,)``: the network's output on
         needed rows, zeros elsewhere.
     """
     n = obs.shape[0]
-    num_chunks = -(-n // chunk)
+    num_lengths = max(-(-n // chunk) - 1, 1).bit_length() + 1
+    lengths = sorted({min(chunk * 2**k, n) for k in range(num_lengths)})
     order = jnp.argsort(~needed, stable=True)
     count = jnp.sum(needed, dtype=jnp.int32)
-    sorted_obs = jnp.pad(obs[order], ((0, num_chunks * chunk - n), (0, 0)))
-    sorted_obs = sorted_obs.reshape(num_chunks, chunk, obs.shape[-1])
-    shapes = jax.eval_shape(apply_obs, sorted_obs[0])
+    index = jnp.sum(count > jnp.asarray(lengths[:-1], jnp.int32), dtype=jnp.int32)
 
-    def zeros(_):
-        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    def prefix(length):
+        def run(sorted_obs):
+            def pad(x):
+                return jnp.pad(x, ((0, n - length),) + ((0, 0),) * (x.ndim - 1))
 
-    def one_chunk(_, xs):
-        i, x = xs
-        return None, jax.lax.cond(i * chunk < count, apply_obs, zeros, x)
+            return jax.tree.map(pad, apply_obs(sorted_obs[:length]))
 
-    chunk_ids = jnp.arange(num_chunks, dtype=jnp.int32)
-    _, outs = jax.lax.scan(one_chunk, None, (chunk_ids, sorted_obs))
+        return run
 
-    def unsort(out):
-        flat = out.reshape(num_chunks * chunk, *out.shape[2:])[:n]
-        return jnp.zeros_like(flat).at[order].set(flat)
+    branches = [prefix(length) for length in lengths]
+    out = jax.lax.switch(_max_over_batch(index), branches, obs[order])
+    is_kept = jnp.arange(n) < count  # sorted rows past count are not needed
 
-    return jax.tree.map(unsort, outs)
+    def unsort(x):
+        x = jnp.where(is_kept.reshape(n, *(1,) * (x.ndim - 1)), x, 0)
+        return jnp.zeros_like(x).at[order].set(x)
+
+    return jax.tree.map(unsort, out)
+
+
+@custom_vmap
+def _max_over_batch(x: jax.Array) -> jax.Array:
+    """``x`` itself; under ``vmap``, its maximum over the batch, unbatched.
+
+    WARN: this is the one place where members of a ``vmap`` batch see each
+    other: a ``lax.switch`` on the result stays a branch (taken by all)."""
+    return x
+
+
+@_max_over_batch.def_vmap
+def _max_over_batch_vmap(axis_size, in_batched, x):
+    del axis_size
+    return (jnp.max(x, axis=0) if in_batched[0] else x), False
