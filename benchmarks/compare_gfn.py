@@ -15,6 +15,8 @@ every cell and the L1 is computed from them by the same code, jaxrl's
 dynamic programme (``terminating_log_probs`` + ``exact_metrics``, with
 HyperGrid's masks, which all three libraries share). The ratio column is
 the faster peer's ms per iteration over jaxrl's (target: 2x or more).
+jaxrl runs with its default ``Config.rollout='auto'``; its rows name the
+mode that resolved to (``jaxrl [compacted]``).
 
 jaxrl runs in this process. gfnx pins an old jax and numpy, so each peer
 runs in its own virtual environment, as a subprocess of the same invocation
@@ -133,6 +135,7 @@ def run_jaxrl(
         out.state.params.net, enum.obs, method=gflownet.GFNPolicy.forward_logits
     )
     return {
+        "rollout": config.resolved_rollout,
         "compile_s": compile_s,
         "ms_per_iteration": 1e3 * run_s / iterations,
         "logits": np.asarray(logits),
@@ -186,8 +189,9 @@ def race(args) -> None:
         peer_ms = [results[p]["ms_per_iteration"] for p in PEERS if p in results]
         for lib, r in results.items():
             ratio = min(peer_ms) / r["ms_per_iteration"] if peer_ms else None
+            label = f"{lib} [{r['rollout']}]" if "rollout" in r else lib
             rows.append([
-                lib, batch, iterations, f"{r['ms_per_iteration']:.2f}",
+                label, batch, iterations, f"{r['ms_per_iteration']:.2f}",
                 f"{r['compile_s']:.2f}", f"{r['l1']:.3f}", f"{r['l1_mean']:.2e}",
                 f"{r['kl']:.3f}",
                 (f"{ratio:.2f}x ({'PASS' if ratio >= TARGET_SPEEDUP else 'MISS'})"
