@@ -16,7 +16,7 @@ dynamic programme (``terminating_log_probs`` + ``exact_metrics``, with
 HyperGrid's masks, which all three libraries share). The ratio column is
 the faster peer's ms per iteration over jaxrl's (target: 2x or more).
 jaxrl runs with its default ``Config.rollout='auto'``; its rows name the
-mode that resolved to (``jaxrl [compacted]``).
+mode that resolved to (``jaxrl (compacted)``).
 
 jaxrl runs in this process. gfnx pins an old jax and numpy, so each peer
 runs in its own virtual environment, as a subprocess of the same invocation
@@ -189,7 +189,7 @@ def race(args) -> None:
         peer_ms = [results[p]["ms_per_iteration"] for p in PEERS if p in results]
         for lib, r in results.items():
             ratio = min(peer_ms) / r["ms_per_iteration"] if peer_ms else None
-            label = f"{lib} [{r['rollout']}]" if "rollout" in r else lib
+            label = f"{lib} ({r['rollout']})" if "rollout" in r else lib
             rows.append([
                 label, batch, iterations, f"{r['ms_per_iteration']:.2f}",
                 f"{r['compile_s']:.2f}", f"{r['l1']:.3f}", f"{r['l1_mean']:.2e}",
