@@ -32,7 +32,7 @@ runs in its own virtual environment, as a subprocess of the same invocation
 ``--loss-table`` trains jaxrl with every objective for a fixed budget and
 prints the exact L1 of each (no peers). ``--rollouts`` times jaxrl alone
 with ``Config.rollout='padded'`` (the network on every padded state slot)
-against ``'compacted'`` (on the visited states only), TB with separate
+against ``'compacted'`` (on a prefix holding the visited states), TB with separate
 networks, at batch 16 and 256 (the race's budgets, or ``--quick``'s): ms
 per training iteration, the best of ``--repeats`` timed calls of the whole
 compiled run after a warm-up call, one seed, no vmap.

@@ -38,11 +38,13 @@ class Config:
     of the sorted visited states that holds them all (under ``vmap``, all
     the batch's), padded on all ``(T+1) * B`` slots. Measured (benchmarks/
     compare_gfn.py's setting: TB on HyperGrid D=4 H=8, MLPs 2x256, one seed,
-    2 loaded CPU cores), ms per iteration padded / compacted: batch 2
-    1.55 / 1.29, 4 2.63 / 1.90, 8 4.14 / 2.85, 16 7.50 / 4.30, 32 14.35 /
-    7.58, 64 28.42 / 15.38, 128 70.47 / 41.91, 256 137.6 / 66.3; two seeds
-    under ``vmap``, batch 16: 14.84 / 9.80. No batch size favoured padded,
-    so there is no threshold.
+    2 loaded CPU cores), ms per iteration padded / compacted, whole runs
+    (``--rollouts --repeats 1``): batch 16, 2000 iterations 7.92 / 5.73;
+    batch 256, 300 iterations 143.2 / 80.4; short runs (trajectories are
+    shorter early on): batch 2 1.55 / 1.29, 4 2.63 / 1.90, 8 4.14 / 2.85,
+    16 7.50 / 4.30, 32 14.35 / 7.58, 64 28.42 / 15.38, 128 70.47 / 41.91;
+    two seeds under ``vmap``, batch 16, 100 iterations: 14.84 / 9.80. No
+    batch size favoured padded, so there is no threshold.
     """
 
     # objective: tb, db, mdb, fldb, subtb, vargrad, fm; op-tb, op-db,
