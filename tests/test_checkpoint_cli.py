@@ -69,6 +69,9 @@ def test_cli_bad_sweep_and_env_leave_no_directory(tmp_path, capsys):
     out = tmp_path / "r"
     assert cli.main(["train", "ppo", "--sweep", "num_envs=2,4", "--out", str(out)]) == 2
     assert "not a traced hyperparameter" in capsys.readouterr().out
-    assert cli.main(["train", "ppo", "--env", "Pendulum-v1", "--out", str(out)]) == 2
-    assert "Discrete action space" in capsys.readouterr().out
+    args = ["train", "ppo", "--env", "Pendulum-v1", "--recurrent", "true"]
+    assert cli.main([*args, "--out", str(out)]) == 2
+    assert "continuous PPO takes a 1-D Box action space and a feed-forward" in (
+        capsys.readouterr().out
+    )
     assert not out.exists()
