@@ -3,6 +3,8 @@
 import dataclasses
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
@@ -143,3 +145,59 @@ def check_hparams(hparams: HParams) -> None:
     Works on scalars and on swept arrays; traced values are not checked.
     """
     check_ranges(hparams, _HPARAM_RANGES)
+
+
+def descriptor_box(config, task) -> tuple[tuple[float, ...], ...]:
+    """``(low, high)`` per descriptor axis: the config's numbers where set,
+    else the task's own bounds.
+
+    Raises:
+        ValueError: an axis whose low is not below its high.
+    """
+    k = task.descriptor_dim
+    low = number_or_task(config, "descriptor_low")
+    high = number_or_task(config, "descriptor_high")
+    low = task.descriptor_low if low is None else (low,) * k
+    high = task.descriptor_high if high is None else (high,) * k
+    if not all(a < b for a, b in zip(low, high, strict=True)):
+        raise ValueError(f"descriptor bounds need low < high, got {low} and {high}")
+    return tuple(low), tuple(high)
+
+
+def as_task(task, config, genotype_bounds, init_bounds):
+    """A :class:`jaxrl.envs.qd.Task` as is; a bare ``score`` function wrapped
+    in one (its descriptor size read off one evaluation's shapes)."""
+    from jaxrl.envs.qd import Task
+
+    if isinstance(task, Task):
+        if task.genotype_dim != config.genotype_dim:
+            raise ValueError(
+                f"Config.genotype_dim is {config.genotype_dim} but the task "
+                f"{task.name!r} has genotype_dim {task.genotype_dim}"
+            )
+        return task
+    if not callable(task):
+        raise TypeError(f"task must be a Task or a score function, got {task!r}")
+    low = number_or_task(config, "descriptor_low")
+    high = number_or_task(config, "descriptor_high")
+    if low is None or high is None:
+        raise ValueError(
+            "a bare score function has no descriptor bounds of its own: set "
+            "Config.descriptor_low and descriptor_high to numbers (they bound "
+            "the archive and the coverage grid)"
+        )
+    shapes = jax.eval_shape(
+        task,
+        jax.ShapeDtypeStruct((2, config.genotype_dim), jnp.float32),
+        jax.eval_shape(jax.random.key, 0),
+    )
+    k = shapes[1].shape[-1]
+    return Task(
+        name=getattr(task, "__name__", "custom"),
+        score_fn=task,
+        genotype_dim=config.genotype_dim,
+        descriptor_low=(low,) * k,
+        descriptor_high=(high,) * k,
+        genotype_bounds=genotype_bounds,
+        init_bounds=init_bounds,
+    )

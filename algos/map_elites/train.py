@@ -25,7 +25,9 @@ from jaxrl.algos.map_elites.config import (
     TASK,
     Config,
     HParams,
+    as_task,
     check_hparams,
+    descriptor_box,
     number_or_task,
 )
 from jaxrl.algos.map_elites.emitters import make_emitter
@@ -63,23 +65,12 @@ def resolve_config(config: Config, task) -> Config:
     return dataclasses.replace(config, **changes) if changes else config
 
 
-def _descriptor_box(config: Config, task) -> tuple[tuple[float, ...], ...]:
-    k = task.descriptor_dim
-    low = number_or_task(config, "descriptor_low")
-    high = number_or_task(config, "descriptor_high")
-    low = task.descriptor_low if low is None else (low,) * k
-    high = task.descriptor_high if high is None else (high,) * k
-    if not all(a < b for a, b in zip(low, high, strict=True)):
-        raise ValueError(f"descriptor bounds need low < high, got {low} and {high}")
-    return tuple(low), tuple(high)
-
-
 def build_archive(config: Config, task) -> Archive:
     """The empty archive ``config`` asks for, over the task's descriptors.
 
     A CVT's centroids are computed here, once, from ``config.cvt_seed``.
     """
-    low, high = _descriptor_box(config, task)
+    low, high = descriptor_box(config, task)
     if config.archive == "grid":
         shape = (config.grid_cells,) * task.descriptor_dim
         return grid_archive(config.genotype_dim, shape, low, high)
@@ -90,44 +81,6 @@ def build_archive(config: Config, task) -> Archive:
         config.cvt_samples, config.cvt_iterations,
     )  # fmt: skip
     return cvt_archive(config.genotype_dim, np.asarray(centroids), low, high)
-
-
-def _as_task(task, config: Config, genotype_bounds, init_bounds):
-    """A :class:`jaxrl.envs.qd.Task` as is; a bare ``score`` function wrapped
-    in one (its descriptor size read off one evaluation's shapes)."""
-    from jaxrl.envs.qd import Task
-
-    if isinstance(task, Task):
-        if task.genotype_dim != config.genotype_dim:
-            raise ValueError(
-                f"Config.genotype_dim is {config.genotype_dim} but the task "
-                f"{task.name!r} has genotype_dim {task.genotype_dim}"
-            )
-        return task
-    if not callable(task):
-        raise TypeError(f"task must be a Task or a score function, got {task!r}")
-    low = number_or_task(config, "descriptor_low")
-    high = number_or_task(config, "descriptor_high")
-    if low is None or high is None:
-        raise ValueError(
-            "a bare score function has no descriptor bounds of its own: set "
-            "Config.descriptor_low and descriptor_high to numbers"
-        )
-    shapes = jax.eval_shape(
-        task,
-        jax.ShapeDtypeStruct((2, config.genotype_dim), jnp.float32),
-        jax.eval_shape(jax.random.key, 0),
-    )
-    k = shapes[1].shape[-1]
-    return Task(
-        name=getattr(task, "__name__", "custom"),
-        score_fn=task,
-        genotype_dim=config.genotype_dim,
-        descriptor_low=(low,) * k,
-        descriptor_high=(high,) * k,
-        genotype_bounds=genotype_bounds,
-        init_bounds=init_bounds,
-    )
 
 
 def make_program(
@@ -159,7 +112,7 @@ def make_program(
         raise TypeError(
             f"config must be a map_elites.Config, got {type(config).__name__}"
         )
-    task = _as_task(task, config, genotype_bounds, init_bounds)
+    task = as_task(task, config, genotype_bounds, init_bounds)
     config = resolve_config(config, task)
     algorithm = MapElites(
         archive=build_archive(config, task),

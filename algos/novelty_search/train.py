@@ -17,7 +17,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.algos.map_elites.archive import grid_archive
-from jaxrl.algos.map_elites.config import number_or_task
+from jaxrl.algos.map_elites.config import as_task, descriptor_box, number_or_task
 from jaxrl.algos.map_elites.emitters import make_emitter
 from jaxrl.algos.novelty_search.archive import empty_archive
 from jaxrl.algos.novelty_search.config import (
@@ -61,63 +61,13 @@ def resolve_config(config: Config, task) -> Config:
     return dataclasses.replace(config, **changes) if changes else config
 
 
-def _descriptor_box(config: Config, task):
-    k = task.descriptor_dim
-    low = number_or_task(config, "descriptor_low")
-    high = number_or_task(config, "descriptor_high")
-    low = task.descriptor_low if low is None else (low,) * k
-    high = task.descriptor_high if high is None else (high,) * k
-    if not all(a < b for a, b in zip(low, high, strict=True)):
-        raise ValueError(f"descriptor bounds need low < high, got {low} and {high}")
-    return tuple(low), tuple(high)
-
-
-def _as_task(task, config: Config, genotype_bounds, init_bounds):
-    """A :class:`jaxrl.envs.qd.Task` as is; a bare ``score`` function wrapped
-    in one (its descriptor size read off one evaluation's shapes)."""
-    from jaxrl.envs.qd import Task
-
-    if isinstance(task, Task):
-        if task.genotype_dim != config.genotype_dim:
-            raise ValueError(
-                f"Config.genotype_dim is {config.genotype_dim} but the task "
-                f"{task.name!r} has genotype_dim {task.genotype_dim}"
-            )
-        return task
-    if not callable(task):
-        raise TypeError(f"task must be a Task or a score function, got {task!r}")
-    low = number_or_task(config, "descriptor_low")
-    high = number_or_task(config, "descriptor_high")
-    if low is None or high is None:
-        raise ValueError(
-            "a bare score function has no descriptor bounds of its own: set "
-            "Config.descriptor_low and descriptor_high to numbers (they bound "
-            "the coverage grid)"
-        )
-    shapes = jax.eval_shape(
-        task,
-        jax.ShapeDtypeStruct((2, config.genotype_dim), jnp.float32),
-        jax.eval_shape(jax.random.key, 0),
-    )
-    k = shapes[1].shape[-1]
-    return Task(
-        name=getattr(task, "__name__", "custom"),
-        score_fn=task,
-        genotype_dim=config.genotype_dim,
-        descriptor_low=(low,) * k,
-        descriptor_high=(high,) * k,
-        genotype_bounds=genotype_bounds,
-        init_bounds=init_bounds,
-    )
-
-
 def build_algorithm(config: Config, task) -> NoveltySearch:
     """The :class:`NoveltySearch` that ``config`` describes, on ``task``.
 
     Raises:
         ValueError: the coverage grid would exceed ``MAX_COVERAGE_CELLS``.
     """
-    low, high = _descriptor_box(config, task)
+    low, high = descriptor_box(config, task)
     num_cells = config.coverage_cells ** len(low)
     if num_cells > MAX_COVERAGE_CELLS:
         raise ValueError(
@@ -171,7 +121,7 @@ def make_program(
         raise TypeError(
             f"config must be a novelty_search.Config, got {type(config).__name__}"
         )
-    task = _as_task(task, config, genotype_bounds, init_bounds)
+    task = as_task(task, config, genotype_bounds, init_bounds)
     config = resolve_config(config, task)
     algorithm = build_algorithm(config, task)
     return Program(
