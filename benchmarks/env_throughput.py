@@ -5,7 +5,10 @@ For each environment and batch size: env steps per second of a jitted
 compile time, separately. ``--modes`` adds two references that show what the
 auto-reset costs:
 
-- ``auto-reset``: ``env.step``, same-step auto-reset (what training uses);
+- ``auto-reset``: ``env.step``, same-step auto-reset, every environment
+  drawing a fresh level every step (exact; training's choice below 64 envs);
+- ``optimistic``: the optimistic batched reset (``num_resets`` = B/16 levels
+  drawn per step, a stock of B; training's default from 64 envs up);
 - ``gymnax-select``: gymnax's default ``Environment.step``, which observes a
   fresh reset and the stepped state every step and selects between them;
 - ``no-reset``: ``env.step_env`` alone, no reset at all (not a usable
@@ -24,8 +27,32 @@ from common import measure, print_table, rate, save_results
 from gymnax.environments import environment
 
 import jaxrl
+from jaxrl import batched_reset
 
-MODES = ("auto-reset", "gymnax-select", "no-reset")
+MODES = ("auto-reset", "optimistic", "gymnax-select", "no-reset")
+
+
+class _StepAs:
+    """``env`` with ``step`` replaced (reset and spaces unchanged)."""
+
+    def __init__(self, env, step):
+        self._env, self.step = env, step
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
+
+
+def _with_step(env, mode: str):
+    if mode == "auto-reset":
+        return env
+    if mode == "gymnax-select":
+        return _StepAs(env, functools.partial(environment.Environment.step, env))
+
+    def step_without_reset(key, state, action, params):
+        obs, state, reward, terminated, info = env.step_env(key, state, action, params)
+        return obs, state, reward, terminated, jnp.zeros_like(terminated), info
+
+    return _StepAs(env, step_without_reset)
 
 
 def random_stepper(env, params, batch: int, mode: str):
@@ -38,26 +65,19 @@ def random_stepper(env, params, batch: int, mode: str):
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     num_actions = env.action_space(params).n
-    if mode == "auto-reset":
-        step_fn = env.step
-    elif mode == "gymnax-select":
-        step_fn = functools.partial(environment.Environment.step, env)
+    if mode == "optimistic":
+        stepper = batched_reset.OptimisticReset(env, batch)
     else:
-        step_fn = env.step_env
-    batched_step = jax.vmap(step_fn, in_axes=(0, 0, 0, None))
+        stepper = batched_reset.ExactReset(_with_step(env, mode), batch)
 
     def init(key):
-        return jax.vmap(env.reset, in_axes=(0, None))(
-            jax.random.split(key, batch), params
-        )
+        return stepper.reset(key, params)
 
     def step(carry, key):
         _, state = carry
         key_action, key_env = jax.random.split(key)
         actions = jax.random.randint(key_action, (batch,), 0, num_actions)
-        obs, state, *_ = batched_step(
-            jax.random.split(key_env, batch), state, actions, params
-        )
+        obs, state, *_ = stepper.step(key_env, state, actions, params)
         return obs, state
 
     return init, step

@@ -12,6 +12,9 @@ from typing import Any, NamedTuple
 
 import jax
 
+from jaxrl.batched_reset import ExactReset, OptimisticReset
+
+BatchedEnv = ExactReset | OptimisticReset
 
 class RolloutStep(NamedTuple):
     """One step of every environment; leaves ``(B, ...)``, or ``(T, B, ...)``
@@ -29,10 +32,25 @@ class RolloutStep(NamedTuple):
 Policy = Callable[[jax.Array, Any], tuple[jax.Array, Any]]
 
 
+def as_batched(env, num_envs: int) -> BatchedEnv:
+    """``env`` itself if it is a batched stepper, else its exact batch."""
+    if isinstance(env, BatchedEnv):
+        if env.num_envs != num_envs:
+            raise ValueError(
+                f"the batched environment steps {env.num_envs} copies, not "
+                f"{num_envs}"
+            )
+        return env
+    return ExactReset(env, num_envs)
+
+
 def reset_batch(env, env_params, key: jax.Array, num_envs: int) -> tuple[Any, Any]:
-    """``(obs, env_state)`` of ``num_envs`` fresh episodes, leaves ``(B, ...)``."""
-    keys = jax.random.split(key, num_envs)
-    return jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
+    """``(obs, env_state)`` of ``num_envs`` fresh episodes, leaves ``(B, ...)``.
+
+    ``env`` is a gymnax environment (reset exactly, ``vmap(env.reset)``) or a
+    batched stepper from :func:`jaxrl.batched_reset.batched`.
+    """
+    return as_batched(env, num_envs).reset(key, env_params)
 
 
 def rollout(
@@ -45,7 +63,10 @@ def rollout(
     """Step a batch of environments ``num_steps`` times with ``policy``.
 
     Args:
-        env: a gymnax-style environment (its ``step`` auto-resets).
+        env: a gymnax-style environment (its ``step`` auto-resets; stepped
+            under ``vmap``), or a batched stepper from
+            :func:`jaxrl.batched_reset.batched` (then ``env_state`` is its
+            batch state).
         env_params: its params, shared by the batch.
         policy: ``(key, obs) -> (action, extras)`` on the batch: obs leaves
             ``(B, ...)``, action ``(B, ...)``; ``extras`` is any pytree
@@ -62,10 +83,10 @@ def rollout(
         env_state, obs, key = carry
         key, k_action, k_step = jax.random.split(key, 3)
         action, extras = policy(k_action, obs)
-        step_keys = jax.random.split(k_step, action.shape[0])
-        next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
-            env.step, in_axes=(0, 0, 0, None)
-        )(step_keys, env_state, action, env_params)
+        stepper = as_batched(env, action.shape[0])
+        next_obs, env_state, reward, terminated, truncated, info = stepper.step(
+            k_step, env_state, action, env_params
+        )
         step = RolloutStep(obs, action, reward, terminated, truncated, info, extras)
         return (env_state, next_obs, key), step
 

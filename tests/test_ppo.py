@@ -133,6 +133,7 @@ def test_next_values_equal_a_full_pass_over_final_observations():
     B at a time) equals evaluating every final observation, including when
     more than B steps truncate in one rollout (here 4 envs x 5 truncations)."""
     from jaxrl.algos.ppo import train as T
+    from jaxrl.batched_reset import ExactReset
     from jaxrl.wrappers import EpisodeStatistics
 
     env, params = jaxrl.make("Empty-Random-5x5", max_steps_in_episode=3)
@@ -140,7 +141,9 @@ def test_next_values_equal_a_full_pass_over_final_observations():
     network = T.make_network(
         env.observation_space(params), 7, config.hidden_size, config.embed_dim
     )
-    setup = T._Setup(config, EpisodeStatistics(env), params, network)
+    wrapped = EpisodeStatistics(env)
+    stepper = ExactReset(wrapped, config.num_envs)
+    setup = T._Setup(config, wrapped, params, network, stepper=stepper)
     obs, env_state = jax.vmap(setup.env.reset, in_axes=(0, None))(
         jax.random.split(jax.random.key(0), config.num_envs), params
     )

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jaxrl.algos import ppo
+from jaxrl.batched_reset import ExactReset
 from jaxrl.testing import RememberSign
 
 CONFIG = ppo.Config(
@@ -87,7 +88,9 @@ def test_sequence_minibatches_replay_the_state_the_rollout_acted_with(trained):
     config = dataclasses.replace(CONFIG, num_steps=3)
     network = ppo.make_network(env.observation_space(), 2, config.hidden_size,
                                config.embed_dim, recurrent=True)  # fmt: skip
-    setup = T._Setup(config, T.EpisodeStatistics(env), env.default_params, network)
+    wrapped = T.EpisodeStatistics(env)
+    stepper = ExactReset(wrapped, config.num_envs)
+    setup = T._Setup(config, wrapped, env.default_params, network, stepper=stepper)
     runner = out.state
     for _ in range(2):  # the second rollout starts mid-episode
         initial = runner.carry

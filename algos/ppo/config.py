@@ -6,6 +6,7 @@ import math
 from flax import struct
 
 from jaxrl.algos.intrinsic import COUNT_MODES
+from jaxrl.batched_reset import RESET_MODES
 from jaxrl.program import check_field_types, check_ranges
 
 INTRINSIC_REWARDS = ("none", "rnd", "count")
@@ -42,6 +43,10 @@ class Config:
     recurrent: bool = False  # a GRU actor-critic (hidden_size wide)
     action_squash: str = "clip"  # Box actions: Gaussian sample clipped or tanh
     normalize_observations: bool = False  # running mean/std of flat observations
+    # how finished episodes restart (jaxrl.batched_reset): auto is optimistic
+    # for the gridworlds from 64 envs up, exact otherwise
+    reset: str = "auto"  # auto, exact or optimistic
+    num_resets: int = 0  # optimistic only: levels drawn per step (0: num_envs // 16)
 
     def __post_init__(self):
         check_field_types(self)
@@ -64,6 +69,16 @@ class Config:
                 f"Config.recurrent: minibatches are whole environment sequences, "
                 f"so num_minibatches ({self.num_minibatches}) must divide num_envs "
                 f"({self.num_envs})"
+            )
+        if self.reset not in RESET_MODES:
+            raise ValueError(
+                f"Config.reset must be one of {', '.join(RESET_MODES)}, "
+                f"got {self.reset!r}"
+            )
+        if not isinstance(self.num_resets, int) or self.num_resets < 0:
+            raise ValueError(
+                f"Config.num_resets must be an int >= 0 (0: num_envs // 16), "
+                f"got {self.num_resets!r}"
             )
         if self.action_squash not in ("clip", "tanh"):
             raise ValueError(

@@ -20,7 +20,7 @@ def collect(setup, runner, make_transition):
     """A rollout of ``num_steps`` with the recurrent policy.
 
     Args:
-        setup: the run's static setup (``env``, ``env_params``, ``network``,
+        setup: the run's static setup (``stepper``, ``env_params``, ``network``,
             ``config``).
         runner: the runner state; ``runner.carry`` ``(B, H)`` and
             ``runner.reset`` ``(B,)`` are the GRU state and whether
@@ -32,17 +32,16 @@ def collect(setup, runner, make_transition):
         ``(runner, transition)``; the transition's ``carry`` ``(T, B, H)`` is
         the state after each step and ``reset`` ``(T, B)`` the flags.
     """
-    env, params, network = setup.env, setup.env_params, setup.network
+    stepper, params, network = setup.stepper, setup.env_params, setup.network
 
     def one_step(state, _):
         env_state, obs, key, carry, reset = state
         key, k_action, k_step = jax.random.split(key, 3)
         carry, logits, value = network.apply(runner.params, carry, obs, reset)
         action = jax.random.categorical(k_action, logits).astype(jnp.int32)
-        step_keys = jax.random.split(k_step, action.shape[0])
-        next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
-            env.step, in_axes=(0, 0, 0, None)
-        )(step_keys, env_state, action, params)
+        next_obs, env_state, reward, terminated, truncated, info = stepper.step(
+            k_step, env_state, action, params
+        )
         log_prob = categorical_log_prob(logits, action)
         record = (obs, action, log_prob, value, reward, terminated, truncated,
                   info, reset, carry)  # fmt: skip

@@ -42,6 +42,7 @@ from jaxrl.algos.ppo.shaping import (
     gated_rewards,
     shaping_reward,
 )
+from jaxrl.batched_reset import batched
 from jaxrl.program import Curve, Program, all_finite, scan_program
 from jaxrl.rollout import reset_batch, rollout
 from jaxrl.wrappers import EpisodeStatistics, EpisodeStats
@@ -112,6 +113,7 @@ class _Setup:
     network: ActorCritic
     intrinsic: Any = None  # RND, SimHashCounts or None
     box: "_ActionBox | None" = None  # continuous actions only
+    stepper: Any = None  # the batched stepper over env (jaxrl.batched_reset)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,9 +214,11 @@ def make_program(
             "Config.gated_shaping gates shaping rewards: set Config.shaping or "
             "pass make_program a potential"
         )
+    env = EpisodeStatistics(env)
+    stepper = batched(env, config.num_envs, config.reset, config.num_resets or None)
     setup = _Setup(
-        config, EpisodeStatistics(env), env_params, network, make_intrinsic(config),
-        _ActionBox.of(action_space) if continuous else None,
+        config, env, env_params, network, make_intrinsic(config),
+        _ActionBox.of(action_space) if continuous else None, stepper,
     )  # fmt: skip
     has_success = _reports_success(setup)
     curves = [Curve("episode_return", "episode return", "num_episodes")]
@@ -337,7 +341,9 @@ def _reports_success(setup: _Setup) -> bool:
 def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> RunnerState:
     config = setup.config
     key, k_init, k_reset = jax.random.split(key, 3)
-    obs, env_state = reset_batch(setup.env, setup.env_params, k_reset, config.num_envs)
+    obs, env_state = reset_batch(
+        setup.stepper, setup.env_params, k_reset, config.num_envs
+    )
     if config.recurrent:
         carry = setup.network.initial_carry(config.num_envs)
         reset = jnp.ones((config.num_envs,), bool)
@@ -554,7 +560,7 @@ def _collect(setup: _Setup, runner: RunnerState) -> tuple[RunnerState, Transitio
 
     carry = (runner.env_state, runner.obs, runner.key)
     (env_state, obs, key), steps = rollout(
-        setup.env, setup.env_params, policy, carry, setup.config.num_steps
+        setup.stepper, setup.env_params, policy, carry, setup.config.num_steps
     )
     log_prob, value, action = steps.extras  # action: the raw Gaussian sample
     transition = _transition(

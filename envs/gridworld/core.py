@@ -16,6 +16,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
+from jaxrl.batched_reset import take_injected_reset
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import missions, render
 from jaxrl.envs.gridworld.view import egocentric_view, line_of_sight
@@ -413,7 +414,9 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         )
         truncated = self.is_truncated(stepped, params)
         done = terminated | truncated
-        fresh = self.initial_state(key_reset, params)
+        fresh = take_injected_reset()
+        if fresh is None:
+            fresh = self.initial_state(key_reset, params)
         next_state = jax.tree.map(
             lambda new, old: jax.lax.select(done, new, old), fresh, stepped
         )
@@ -425,6 +428,9 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         }
         obs = self.observe(None, next_state, action, params)
         return obs, next_state, reward, terminated, truncated, info
+
+    # OptimisticReset hands step the state of the next episode, drawn ahead.
+    takes_injected_reset = True
 
     # This step returns what gymnax's Environment.step would (step_env, the
     # time limit, same-step auto-reset), so an adapter may call step_env and
