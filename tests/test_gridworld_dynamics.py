@@ -152,3 +152,20 @@ def test_success_is_a_positive_reward_that_ends_the_episode(env_id):
 
     reward, terminated, success = jax.device_get(run(jax.random.key(0)))
     np.testing.assert_array_equal(success, terminated & (reward > 0))
+
+
+@pytest.mark.parametrize(
+    "time_penalty, expected", [(0.9, 1 - 0.9 * 6 / 10), (0.0, 1.0)]
+)
+def test_time_penalty_scales_the_goal_reward(time_penalty, expected):
+    """``time_penalty=0`` gives NAVIX's flat reward of 1 (set here through
+    ``jaxrl.make``'s params fields)."""
+    env, params = jaxrl.make(
+        "Empty-5x5", max_steps_in_episode=10, time_penalty=time_penalty
+    )
+    _, state = env.reset(jax.random.key(0), params)  # (1, 1) facing right
+    path = (C.FORWARD, C.RIGHT, C.FORWARD, C.FORWARD, C.LEFT, C.FORWARD)
+    for action in path:  # to the goal at (3, 3) in 6 steps
+        _, state, reward, terminated, _ = env.step_env(None, state, action, params)
+    assert bool(terminated)
+    np.testing.assert_allclose(float(reward), expected, rtol=1e-6)

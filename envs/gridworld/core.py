@@ -46,6 +46,9 @@ class GridParams(environment.EnvParams):
     """Per-episode parameters; every field may be vmapped."""
 
     max_steps_in_episode: int = 100  # traced: truncation and reward scale
+    # traced: the goal pays 1 - time_penalty * steps / max_steps_in_episode;
+    # Farama's 0.9, or 0.0 for NAVIX's flat reward of 1
+    time_penalty: float = 0.9
 
 
 _NO_MARKS = np.zeros((0, 2), np.int32)
@@ -79,10 +82,19 @@ _EMPTY = np.asarray(C.EMPTY_CELL, np.uint8)
 _WALL = np.asarray(C.WALL_CELL, np.uint8)
 
 
-def success_reward(time: jax.Array, max_steps: jax.Array) -> jax.Array:
-    """Farama's ``_reward()``: () float32 ``1 - 0.9 * time / max_steps``."""
+def success_reward(
+    time: jax.Array, max_steps: jax.Array, time_penalty: jax.Array = 0.9
+) -> jax.Array:
+    """Farama's ``_reward()``: () float32 ``1 - time_penalty * time /
+    max_steps``, with Farama's ``time_penalty`` of 0.9 by default."""
     progress = time.astype(jnp.float32) / jnp.asarray(max_steps, jnp.float32)
-    return (1.0 - 0.9 * progress).astype(jnp.float32)
+    penalty = jnp.asarray(time_penalty, jnp.float32)
+    return (1.0 - penalty * progress).astype(jnp.float32)
+
+
+def goal_reward(time: jax.Array, params: "GridParams") -> jax.Array:
+    """:func:`success_reward` with ``params``' step limit and time penalty."""
+    return success_reward(time, params.max_steps_in_episode, params.time_penalty)
 
 
 def check_action(action, num_actions: int) -> None:
@@ -120,7 +132,10 @@ def as_seen(cells: jax.Array) -> jax.Array:
 
 
 def transition(
-    state: GridState, action: jax.Array, max_steps: jax.Array
+    state: GridState,
+    action: jax.Array,
+    max_steps: jax.Array,
+    time_penalty: jax.Array = 0.9,
 ) -> tuple[GridState, jax.Array, jax.Array]:
     """Farama MiniGrid's ``step`` rules, without observation or time limit.
 
@@ -129,6 +144,7 @@ def transition(
         action: () int in ``[0, 7)``: left, right, forward, pickup, drop,
             toggle, done.
         max_steps: () episode step limit, which scales the goal reward.
+        time_penalty: () the share of the goal reward lost by the step limit.
 
     Returns:
         ``(next_state, reward, terminated)``; reward () float32 is
@@ -162,7 +178,7 @@ def transition(
     agent_pos = jnp.where(forward & can_overlap, front, pos)
     reached_goal = forward & (obj == C.GOAL)
     terminated = reached_goal | (forward & (obj == C.LAVA))
-    reward = jnp.where(reached_goal, success_reward(time, max_steps), 0.0)
+    reward = jnp.where(reached_goal, success_reward(time, max_steps, time_penalty), 0.0)
 
     can_pickup = (obj == C.KEY) | (obj == C.BALL) | (obj == C.BOX)
     picks = (action == C.PICKUP) & can_pickup & ~is_carrying
@@ -383,7 +399,7 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         del key
         check_action(action, self.num_actions)
         stepped, reward, terminated = transition(
-            state, action, params.max_steps_in_episode
+            state, action, params.max_steps_in_episode, params.time_penalty
         )
         reward, terminated, success = self.task_rules(
             state, action, stepped, reward, terminated, params

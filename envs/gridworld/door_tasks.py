@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import levels as L
 from jaxrl.envs.gridworld import missions as M
-from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv, success_reward
+from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv, goal_reward
 from jaxrl.envs.gridworld.tasks import _check_size
 
 _LOCKED_ROOM = "get the {} key from the {} room, unlock the {} door and go to the goal"
@@ -68,9 +68,7 @@ class RedBlueDoors(MiniGridEnv):
         red_after, blue_after = opened(after)
         success = blue_after & red_before
         failure = (blue_after & ~red_before) | (~blue_after & red_after & blue_before)
-        reward = jnp.where(
-            success, success_reward(after.time, params.max_steps_in_episode), reward
-        )
+        reward = jnp.where(success, goal_reward(after.time, params), reward)
         reward = jnp.where(failure, 0.0, reward)
         return reward, terminated | success | failure, success
 

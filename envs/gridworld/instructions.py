@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import levels as L
 from jaxrl.envs.gridworld import missions as M
-from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv, success_reward
+from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv, goal_reward
 from jaxrl.envs.gridworld.tasks import _check_size
 
 _GO_TO_DOOR = "go to the {} door"
@@ -87,9 +87,7 @@ class _GoToTask(MiniGridEnv):
         del before
         done = action == C.DONE
         success = done & _beside(after.agent_pos, after.marks[0])
-        reward = jnp.where(
-            success, success_reward(after.time, params.max_steps_in_episode), reward
-        )
+        reward = jnp.where(success, goal_reward(after.time, params), reward)
         return reward, terminated | done | (action == C.TOGGLE), success
 
 
@@ -217,9 +215,7 @@ class Fetch(MiniGridEnv):
         holds = after.carrying[0] != C.EMPTY
         match = (after.carrying[0] == kind + C.KEY) & (after.carrying[1] == color)
         success = holds & match
-        reward = jnp.where(
-            success, success_reward(after.time, params.max_steps_in_episode), reward
-        )
+        reward = jnp.where(success, goal_reward(after.time, params), reward)
         reward = jnp.where(holds & ~match, 0.0, reward)
         return reward, terminated | holds, success
 
@@ -274,7 +270,5 @@ class PutNear(MiniGridEnv):
         landed = drop & (carried[0] == C.EMPTY)
         near = jnp.all(jnp.abs(front - after.marks[0]) <= 1)
         success = landed & near
-        reward = jnp.where(
-            success, success_reward(after.time, params.max_steps_in_episode), reward
-        )
+        reward = jnp.where(success, goal_reward(after.time, params), reward)
         return reward, terminated | wrong_pickup | drop, success

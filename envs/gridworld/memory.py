@@ -12,7 +12,7 @@ from jaxrl.envs.gridworld.core import (
     Level,
     MiniGridEnv,
     check_action,
-    success_reward,
+    goal_reward,
     transition,
 )
 
@@ -84,13 +84,13 @@ class Memory(MiniGridEnv):
         del key
         action = jnp.where(action == C.PICKUP, C.TOGGLE, action)
         stepped, reward, terminated = transition(
-            state, action, params.max_steps_in_episode
+            state, action, params.max_steps_in_episode, params.time_penalty
         )
         at_success = jnp.all(stepped.agent_pos == stepped.marks[0])
         at_failure = jnp.all(stepped.agent_pos == stepped.marks[1])
         reward = jnp.where(
             at_success,
-            success_reward(stepped.time, params.max_steps_in_episode),
+            goal_reward(stepped.time, params),
             reward,
         )
         reward = jnp.where(at_failure, 0.0, reward)

@@ -114,7 +114,7 @@ class DynamicObstacles(MiniGridEnv):
         """The agent's move after the balls moved; ``blocked`` () bool is
         whether its front cell held anything but floor or goal before."""
         stepped, reward, terminated = transition(
-            moved, action, params.max_steps_in_episode
+            moved, action, params.max_steps_in_episode, params.time_penalty
         )
         hit = (action == C.FORWARD) & blocked
         reward = jnp.where(hit, -1.0, reward).astype(jnp.float32)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import levels as L
 from jaxrl.envs.gridworld import missions as M
-from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv, success_reward
+from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv, goal_reward
 from jaxrl.envs.gridworld.room_grid import RoomGrid
 
 
@@ -37,9 +37,7 @@ class PickUpTask(RoomGridTask):
         kind, color = M.pick_up_target(after.mission)
         holds = (after.carrying[0] == kind) & (after.carrying[1] == color)
         success = (action == C.PICKUP) & holds
-        reward = jnp.where(
-            success, success_reward(after.time, params.max_steps_in_episode), reward
-        )
+        reward = jnp.where(success, goal_reward(after.time, params), reward)
         return reward, terminated | success, success
 
 
@@ -73,9 +71,7 @@ class Unlock(RoomGridTask):
         door = after.marks[0]
         is_open = after.grid[door[0], door[1], 2] == C.OPEN
         success = (action == C.TOGGLE) & is_open
-        reward = jnp.where(
-            success, success_reward(after.time, params.max_steps_in_episode), reward
-        )
+        reward = jnp.where(success, goal_reward(after.time, params), reward)
         return reward, terminated | success, success
 
 
