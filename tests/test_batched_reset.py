@@ -188,4 +188,5 @@ def test_ppo_trains_through_the_optimistic_reset():
     assert isinstance(batch, BR.OptimisticState)
     assert int(batch.resets) >= 8 * 4
     assert int(batch.shared_resets) == 0
+    np.testing.assert_array_equal(out.metrics.shared_resets, [0, 0])
     assert np.isfinite(np.asarray(out.metrics.episode_return)).all()

@@ -101,6 +101,9 @@ class Metrics(NamedTuple):
     intrinsic_reward: jax.Array | None = None
     # () float32, the bonus module's training loss (RND's predictor error)
     intrinsic_loss: jax.Array | None = None
+    # () int32, episodes started in the update on a level another env also
+    # started (the optimistic reset's stock ran out); None with exact resets
+    shared_resets: jax.Array | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -394,6 +397,7 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
     config = setup.config
     optimizer = make_optimizer(config, hparams)
     initial_carry = runner.carry
+    shared_before = _shared_resets(runner.env_state)
     if config.recurrent:
         runner, rollout = recurrent.collect(setup, runner, _transition)
     else:
@@ -455,7 +459,15 @@ def _update(setup: _Setup, hparams: HParams, runner: RunnerState):
         metrics = metrics._replace(
             intrinsic_reward=jnp.mean(bonus), intrinsic_loss=intrinsic_loss
         )
+    if shared_before is not None:
+        shared = _shared_resets(runner.env_state) - shared_before
+        metrics = metrics._replace(shared_resets=shared)
     return runner, metrics._replace(env_steps=update * config.batch_size)
+
+
+def _shared_resets(env_state) -> jax.Array | None:
+    """The optimistic reset's count of shared levels so far, or None."""
+    return getattr(env_state, "shared_resets", None)
 
 
 def _advantages(reward, value, next_value, rollout, gamma, hparams):
