@@ -28,9 +28,10 @@ truncated, info)`` on leaves ``(B, ...)``:
   when episodes end faster than ``K`` per step on average.
 
 The optimistic stepper needs an innermost environment that takes its reset
-state from :func:`injected_reset` (the gridworlds do) and wrappers that pass
-``step`` through to it once; a wrapper chain that never consumes the injected
-state is refused when tracing.
+state from :func:`injected_reset` and draws fresh states in bulk with
+``initial_states(key, count, params)`` (the gridworlds do both), and wrappers
+that pass ``step`` through to it once; a wrapper chain that never consumes
+the injected state is refused when tracing.
 """
 
 import contextlib
@@ -181,9 +182,7 @@ class OptimisticReset:
         return self.stock_size or self.num_envs
 
     def _draw(self, key: jax.Array, count: int, params) -> Any:
-        inner = innermost(self.env)
-        keys = jax.random.split(key, count)
-        return jax.vmap(inner.initial_state, in_axes=(0, None))(keys, params)
+        return innermost(self.env).initial_states(key, count, params)
 
     def reset(self, key: jax.Array, params) -> tuple[Any, OptimisticState]:
         obs, env_state = ExactReset(self.env, self.num_envs).reset(key, params)

@@ -190,3 +190,30 @@ def test_ppo_trains_through_the_optimistic_reset():
     assert int(batch.shared_resets) == 0
     np.testing.assert_array_equal(out.metrics.shared_resets, [0, 0])
     assert np.isfinite(np.asarray(out.metrics.episode_return)).all()
+
+
+def test_pooled_multiroom_levels_follow_the_per_level_distribution():
+    """MultiRoom's ``initial_states`` pools chain tries across the batch; its
+    levels match ``initial_state``'s (shapes, dtypes, and chi-square on where
+    the agent starts and how many wall cells the rooms take)."""
+    env, params = jaxrl.make("MultiRoom-N4-S5")
+    pooled = jax.jit(lambda k: env.initial_states(k, 600, params))(jax.random.key(0))
+    keys = jax.random.split(jax.random.key(1), 600)
+    single = jax.jit(jax.vmap(env.initial_state, in_axes=(0, None)))(keys, params)
+    assert jax.tree.map(lambda x: (x.shape, x.dtype), pooled) == jax.tree.map(
+        lambda x: (x.shape, x.dtype), single
+    )
+    wall = jaxrl.envs.gridworld.constants.WALL
+    features = {
+        "agent x": lambda s: np.asarray(s.agent_pos[:, 0]),
+        "walls": lambda s: (np.asarray(s.grid[..., 0]) == wall).sum((1, 2)) // 4,
+    }
+    for name, feature in features.items():
+        a, b = feature(pooled), feature(single)
+        values = np.union1d(a, b)
+        table = np.array(
+            [[(a == v).sum() for v in values], [(b == v).sum() for v in values]]
+        )
+        table = table[:, table.sum(0) >= 10]
+        assert table.shape[1] >= 4, name
+        assert stats.chi2_contingency(table).pvalue > 1e-3, name

@@ -346,7 +346,18 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
 
     def initial_state(self, key: jax.Array, params: GridParams) -> GridState:
         """A fresh episode's state on a newly sampled level."""
-        level = self.generate(key, params)
+        return self.start(self.generate(key, params))
+
+    def initial_states(self, key: jax.Array, count: int, params: GridParams):
+        """``count`` independent :meth:`initial_state` draws, leaves
+        ``(count, ...)``: what the optimistic reset restocks with. Tasks whose
+        generation rejects draws override it to pool tries across the batch.
+        """
+        keys = jax.random.split(key, count)
+        return jax.vmap(self.initial_state, in_axes=(0, None))(keys, params)
+
+    def start(self, level: Level) -> GridState:
+        """The state of an episode starting on ``level``."""
         # jnp.asarray: levels may hold NumPy constants; state leaves are arrays
         return GridState(
             time=jnp.int32(0),

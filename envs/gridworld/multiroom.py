@@ -58,6 +58,54 @@ class MultiRoom(MiniGridEnv):
         tops, sizes, doors = self._chain(key_chain, num_rooms)
         return self._build(key_rest, num_rooms, tops, sizes, doors)
 
+    def initial_states(self, key: jax.Array, count: int, params: GridParams):
+        """``count`` independent fresh states, the chain tries pooled across
+        the batch when the room count is fixed (every Farama id).
+
+        Under ``vmap`` each level's rejection loop runs as long as the
+        slowest one (about 37 chains at 4096 levels for 6 rooms, against 4.5
+        on average). Here each round draws ``max(2, max_rooms) * count``
+        chains at once (one round, almost always) and
+        the ``r``-th chain that reaches ``num_rooms`` rooms makes level
+        ``r``: accepted chains are independent draws of a chain given that it
+        is long enough, which is what the per-level loop samples.
+        """
+        if self.min_rooms != self.max_rooms:
+            return super().initial_states(key, count, params)
+        key_chains, key_rest = jax.random.split(key)
+        tops, sizes, doors = self._pooled_chains(key_chains, count)
+        keys = jax.random.split(key_rest, count)
+        build = functools.partial(self._build, num_rooms=self.max_rooms)
+        levels = jax.vmap(build)(keys, tops=tops, sizes=sizes, doors=doors)
+        return jax.vmap(self.start)(levels)
+
+    def _pooled_chains(self, key, count: int):
+        """Tops, sizes and entry doors ``(count, N, 2)`` of ``count`` chains
+        of ``N = max_rooms`` rooms, taken in order from rounds of tries."""
+        n = self.max_rooms
+        tries = max(2, n) * count
+        attempt = jax.vmap(self._attempt, in_axes=(0, None))
+
+        def short(carry):
+            return carry[1] < count
+
+        def draw(carry):
+            round_index, found, chains = carry
+            keys = jax.random.split(jax.random.fold_in(key, round_index), tries)
+            length, *drawn = attempt(keys, n)
+            ok = length == n
+            slot = jnp.where(ok, found + jnp.cumsum(ok, dtype=jnp.int32) - 1, count)
+            chains = tuple(
+                c.at[slot].set(d, mode="drop")
+                for c, d in zip(chains, drawn, strict=True)
+            )
+            found = jnp.minimum(found + jnp.sum(ok, dtype=jnp.int32), count)
+            return round_index + 1, found, chains
+
+        empty = jnp.zeros((count, n, 2), jnp.int32)
+        init = (jnp.int32(0), jnp.int32(0), (empty, empty, empty))
+        return jax.lax.while_loop(short, draw, init)[2]
+
     def _chain(self, key, num_rooms):
         """Rooms ``(N, 2)`` tops, sizes and entry doors of the first chain of
         ``num_rooms`` rooms, drawing whole chains until one is that long."""
