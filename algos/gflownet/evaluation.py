@@ -42,6 +42,7 @@ class ExactMetrics(NamedTuple):
     kl: jax.Array  # () KL(p* || p)
     jsd: jax.Array  # () Jensen-Shannon divergence
     true_log_z: jax.Array  # () log sum_x R(x)
+    spearman: jax.Array  # () rank correlation of log p(x) and log R(x)
 
 
 def enumerate_states(env, reward) -> Enumeration:
@@ -131,4 +132,33 @@ def exact_metrics(log_p: jax.Array, log_reward: jax.Array, is_object: jax.Array)
         kl=kl(target, log_target, log_p),
         jsd=0.5 * kl(target, log_target, log_mid) + 0.5 * kl(p, log_p, log_mid),
         true_log_z=true_log_z,
+        spearman=spearman(log_p, log_reward, is_object),
+    )
+
+
+def _average_ranks(values: jax.Array, keep: jax.Array) -> jax.Array:
+    """``(N,)`` float32 1-based ranks of ``values`` among the kept entries,
+    tied values sharing their mean rank (entries not kept rank above all)."""
+    values = jnp.where(keep, values, jnp.inf)
+    ordered = jnp.sort(values)
+    below = jnp.searchsorted(ordered, values, side="left")
+    through = jnp.searchsorted(ordered, values, side="right")
+    return (below + through + 1).astype(jnp.float32) / 2.0
+
+
+def spearman(a: jax.Array, b: jax.Array, keep: jax.Array) -> jax.Array:
+    """() Spearman's rank correlation of ``a`` and ``b`` over the ``keep``
+    entries (ties get mean ranks); 0 where either has no spread."""
+    ranks_a, ranks_b = _average_ranks(a, keep), _average_ranks(b, keep)
+    count = jnp.maximum(jnp.sum(keep), 1).astype(jnp.float32)
+
+    def centred(ranks):
+        return jnp.where(
+            keep, ranks - jnp.sum(jnp.where(keep, ranks, 0.0)) / count, 0.0
+        )
+
+    da, db = centred(ranks_a), centred(ranks_b)
+    spread = jnp.sqrt(jnp.sum(da * da) * jnp.sum(db * db))
+    return jnp.where(
+        spread > 0, jnp.sum(da * db) / jnp.where(spread > 0, spread, 1.0), 0.0
     )

@@ -76,6 +76,8 @@ class Metrics(NamedTuple):
     log_z: jax.Array  # () the learned log Z
     logz_error: jax.Array  # () |learned log Z - true log Z|
     modes_found: jax.Array  # () int32, reward modes sampled at least once
+    # () Spearman correlation of log p(x) and log R(x) over every object
+    spearman: jax.Array
     # rewards with several objectives only (else None, absent from the
     # history): probability on the true front, IGD, IGD+, hypervolume
     pareto: ParetoMetrics | None = None
@@ -204,9 +206,9 @@ def make_optimizer(hparams: HParams) -> optax.GradientTransformation:
 
 def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each run's last evaluation: ``l1``, ``kl``, ``jsd``, ``logz_error``,
-    ``modes_found`` (and the ``pareto.*`` metrics of a reward with several
+    ``modes_found``, ``spearman`` (and the ``pareto.*`` metrics of a reward with several
     objectives), as ``(R,)`` float64 arrays."""
-    names = ("l1", "kl", "jsd", "logz_error", "modes_found")
+    names = ("l1", "kl", "jsd", "logz_error", "modes_found", "spearman")
     pareto = ("pareto.mass", "pareto.igd", "pareto.igd_plus", "pareto.hypervolume")
     names += tuple(n for n in pareto if n in history)
     return {name: np.asarray(history[name], np.float64)[:, -1] for name in names}
@@ -344,6 +346,7 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
         log_z=log_z,
         logz_error=jnp.abs(log_z - exact.true_log_z),
         modes_found=jnp.sum(state.is_visited & enum.is_mode, dtype=jnp.int32),
+        spearman=exact.spearman,
         pareto=pareto,
     )
 
