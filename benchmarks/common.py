@@ -183,3 +183,23 @@ def rate(value: float) -> str:
     if value >= 1e3:
         return f"{value / 1e3:.0f}k"
     return f"{value:.0f}"
+
+
+def peer_python(venv_dir: Path, peer: str) -> Path:
+    """The Python of ``peer``'s own virtual environment under ``venv_dir``."""
+    return venv_dir / peer / "bin" / "python"
+
+
+def setup_peers(venv_dir: Path, requirements: dict[str, list[str]]) -> None:
+    """Create ``venv_dir/<peer>`` for each peer and pip-install its pinned
+    requirement strings there (from the package index pip is configured
+    with)."""
+    import subprocess
+    import sys
+
+    for peer, packages in requirements.items():
+        if not peer_python(venv_dir, peer).exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv_dir / peer)],
+                           check=True)  # fmt: skip
+        pip = [str(peer_python(venv_dir, peer)), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, *packages], check=True)

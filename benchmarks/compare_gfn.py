@@ -41,14 +41,20 @@ compiled run after a warm-up call, one seed, no vmap.
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
-from common import compile_timed, print_table, save_results, time_call
+from common import (
+    compile_timed,
+    peer_python,
+    print_table,
+    save_results,
+    setup_peers,
+    time_call,
+)
 
 HERE = Path(__file__).resolve().parent
 PEERS = ("gfnx", "torchgfn")
@@ -67,20 +73,6 @@ SETTING = {
 FULL_RUNS = ((16, 2000), (256, 300))
 QUICK_RUNS = ((16, 100), (256, 20))
 TARGET_SPEEDUP = 2.0
-
-
-def peer_python(venv_dir: Path, peer: str) -> Path:
-    return venv_dir / peer / "bin" / "python"
-
-
-def setup_peers(venv_dir: Path, peers) -> None:
-    """Create ``venv_dir/<peer>`` and install the peer's pinned packages."""
-    for peer in peers:
-        target = venv_dir / peer
-        if not peer_python(venv_dir, peer).exists():
-            subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
-        pip = [str(peer_python(venv_dir, peer)), "-m", "pip", "install", "-q"]
-        subprocess.run([*pip, *PEER_REQUIREMENTS[peer]], check=True)
 
 
 def make_env():
@@ -300,7 +292,8 @@ def parse_args(argv):
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.setup:
-        setup_peers(args.venv_dir, [p for p in PEERS if p in args.libs])
+        wanted = {p: PEER_REQUIREMENTS[p] for p in PEERS if p in args.libs}
+        setup_peers(args.venv_dir, wanted)
     elif args.loss_table:
         loss_table(args)
     elif args.rollouts:
