@@ -390,3 +390,26 @@ def test_archive_pictures(tmp_path):
     assert (tmp_path / "grid.png").stat().st_size > 1000
     with pytest.raises(FileExistsError):
         plots.plot_archive(grid, tmp_path / "grid.png")
+
+
+def test_load_archive_gives_the_final_archive_back(engine_runs):
+    """``jaxrl.qd.load_archive`` reads the checkpointed archive of a run
+    directory, equal to the run's final state; a non-QD run is refused."""
+    import jaxrl.qd
+
+    _, runs, _, out = engine_runs
+    archive = jaxrl.qd.load_archive(out)
+    final = runs[2].state.qd.archive
+    for loaded, expected in zip(
+        jax.tree.leaves(archive), jax.tree.leaves(final), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(loaded), np.asarray(expected))
+    assert archive.fitness.shape == (2, TINY.grid_cells**2)
+    one = jaxrl.qd.take_run(archive, 1)
+    assert one.fitness.shape == (TINY.grid_cells**2,) and one.grid_shape
+    config = json.loads((out / "config.json").read_text())
+    config["algorithm"] = "ppo"
+    (out.parent / "ppo").mkdir()
+    (out.parent / "ppo" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="'ppo' run; load_archive reads"):
+        jaxrl.qd.load_archive(out.parent / "ppo")
