@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl.algos.map_elites import cvt_lookup
+
 
 @struct.dataclass
 class Archive:
@@ -45,6 +47,9 @@ class Archive:
     grid_shape: tuple[int, ...] = struct.field(pytree_node=False, default=())
     low: tuple[float, ...] = struct.field(pytree_node=False, default=())  # static
     high: tuple[float, ...] = struct.field(pytree_node=False, default=())  # static
+    # CVT only: each lookup cell's candidate centroids (cvt_lookup), or None
+    lookup: jax.Array | None = None  # (L**K, M) int32
+    lookup_cells: int = struct.field(pytree_node=False, default=0)  # static: L
 
     @property
     def num_cells(self) -> int:
@@ -124,7 +129,12 @@ def cvt_archive(genotype_dim: int, centroids, low, high) -> Archive:
         raise ValueError(
             f"centroids must be (C, {len(low)}), got shape {centroids.shape}"
         )
-    return _empty(genotype_dim, centroids, (), low, high)
+    archive = _empty(genotype_dim, centroids, (), low, high)
+    table = cvt_lookup.lookup_table(centroids, low, high)
+    if table is None:
+        return archive
+    per_axis, candidates = table
+    return archive.replace(lookup=jnp.asarray(candidates), lookup_cells=per_axis)
 
 
 def nearest_centroid(points: jax.Array, centroids: jax.Array) -> jax.Array:
@@ -193,6 +203,10 @@ def cell_index(archive: Archive, descriptors: jax.Array) -> jax.Array:
     low = jnp.asarray(archive.low, jnp.float32)
     high = jnp.asarray(archive.high, jnp.float32)
     d = jnp.clip(jnp.asarray(descriptors, jnp.float32), low, high)
+    if not archive.grid_shape and archive.lookup is not None:
+        return cvt_lookup.lookup_nearest(
+            d, archive.centroids, archive.lookup, archive.lookup_cells, low, high
+        )
     if not archive.grid_shape:
         return nearest_centroid(d, archive.centroids)
     shape = jnp.asarray(archive.grid_shape, jnp.int32)

@@ -66,6 +66,26 @@ def test_cvt_nearest_centroid_and_centroids_from_a_key():
     np.testing.assert_array_equal(cells, dist.argmin(1))
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_cvt_lookup_table_equals_brute_force(dims):
+    """Archives of >= 64 centroids look cells up through a coarse grid of
+    candidates; on random, edge and duplicated-distance points it gives the
+    brute-force argmin (ties to the lowest index) in 2 and 3 dimensions."""
+    low, high = (0.0,) * dims, (1.0,) + (2.0,) * (dims - 1)
+    c = np.asarray(me.cvt_centroids(jax.random.key(5), 200, low, high, 4000, 5))
+    c = np.concatenate([c, c[:3]])  # exact duplicates: ties in distance
+    archive = me.cvt_archive(2, c, low, high)
+    assert archive.lookup is not None and archive.lookup.shape[1] < len(c) // 4
+    rng = np.random.default_rng(0)
+    points = rng.uniform(low, high, (20_000, dims)).astype(np.float32)
+    edges = np.array([low, high, c[0], c[-1]], np.float32)
+    points = np.concatenate([points, edges, c.astype(np.float32)])
+    cells = np.asarray(cell_index(archive, points))
+    expected = np.asarray(me.nearest_centroid(jnp.asarray(points), jnp.asarray(c)))
+    np.testing.assert_array_equal(cells, expected)
+    assert cells.max() < 200  # a duplicate never wins over its lower original
+
+
 # --------------------------------------------------------------------------
 # insertion
 
