@@ -65,6 +65,11 @@ class Config:
     # terminating distribution at each evaluation for hypervolume and IGD
     # (1280: the OP-GFN code's 2-objective evaluation, 10 batches of 128)
     pareto_samples: int = 1280
+    # on-device replay of whole trajectories (jaxrl.algos.gflownet.replay):
+    # 0 is off; else the buffer's capacity in trajectories (>= batch_size)
+    replay_size: int = 0
+    replay_batch: int = 0  # stored trajectories trained on beside each batch
+    replay_priority: str = "uniform"  # uniform, or reward: in proportion to R(x)
 
     def __post_init__(self):
         check_field_types(self)
@@ -86,6 +91,7 @@ class Config:
             value = getattr(self, name)
             if value < 1:
                 raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
+        self._check_replay()
         if self.num_iterations % self.eval_every:
             raise ValueError(
                 f"Config.eval_every ({self.eval_every}) must divide "
@@ -95,6 +101,33 @@ class Config:
             raise ValueError(
                 f"Config.num_iterations must be below 2**31, got {self.num_iterations}"
             )
+
+    def _check_replay(self) -> None:
+        if self.replay_priority not in ("uniform", "reward"):
+            raise ValueError(
+                f"Config.replay_priority must be uniform or reward, got "
+                f"{self.replay_priority!r}"
+            )
+        for name in ("replay_size", "replay_batch"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Config.{name} must be an int >= 0, got "
+                                 f"{getattr(self, name)!r}")  # fmt: skip
+        if (self.replay_size == 0) != (self.replay_batch == 0):
+            raise ValueError(
+                "Config.replay_size and Config.replay_batch are both 0 (no "
+                f"replay) or both >= 1; got {self.replay_size} and "
+                f"{self.replay_batch}"
+            )
+        if 0 < self.replay_size < self.batch_size:
+            raise ValueError(
+                f"Config.replay_size ({self.replay_size}) must hold at least one "
+                f"batch (Config.batch_size = {self.batch_size})"
+            )
+
+    @property
+    def train_batch(self) -> int:
+        """Trajectories each loss sees: the sampled batch plus the replayed."""
+        return self.batch_size + self.replay_batch
 
     @property
     def resolved_rollout(self) -> str:

@@ -34,6 +34,7 @@ from jaxrl.algos.gflownet.evaluation import (
 from jaxrl.algos.gflownet.losses import gfn_loss, log_partition_estimate
 from jaxrl.algos.gflownet.pareto import ParetoMetrics, pareto_metrics
 from jaxrl.algos.gflownet.policies import GFNPolicy, masked_logsumexp
+from jaxrl.algos.gflownet.replay import ReplayBuffer, add, draw, init_buffer
 from jaxrl.algos.gflownet.trajectories import (
     compacted_apply,
     map_states,
@@ -62,6 +63,7 @@ class GFNState:
     iteration: jax.Array  # () int32, training iterations done
     is_visited: jax.Array  # (num_states,) bool: objects sampled at least once
     batch_log_z: jax.Array  # () float32, last batch's mean log Z estimate
+    replay: ReplayBuffer | None = None  # Config.replay_size > 0 only
 
 
 class Metrics(NamedTuple):
@@ -225,7 +227,22 @@ def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> GFNState:
         iteration=jnp.int32(0),
         is_visited=jnp.zeros((setup.env.num_states,), bool),
         batch_log_z=jnp.float32(0.0),
+        replay=_empty_replay(setup),
     )
+
+
+def _empty_replay(setup: _Setup) -> ReplayBuffer | None:
+    config = setup.config
+    if config.replay_size == 0:
+        return None
+    like = jax.eval_shape(
+        lambda key: sample_trajectories(
+            setup.env, lambda obs: jnp.zeros((obs.shape[0], setup.env.num_actions)),
+            key, 1, 0.0, 1.0,
+        ),
+        jax.random.key(0),
+    )  # fmt: skip
+    return init_buffer(like, config.replay_size)
 
 
 def _apply(setup: _Setup, net_params, states):
@@ -246,7 +263,7 @@ def _compacted(setup: _Setup, net_params, traj):
         obs = map_states(setup.env.observe, states, 2).reshape(needed.shape[0], -1)
         out = compacted_apply(
             lambda o: setup.network.apply(net_params, o), obs, needed,
-            setup.config.batch_size,
+            setup.config.train_batch,
         )  # fmt: skip
         return jax.tree.map(lambda x: x.reshape(*lead, *x.shape[1:]), out)
 
@@ -280,7 +297,7 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
     partner = None
     if config.is_order_preserving:  # only these draw a pairing (same streams)
         key, k_sample, k_pair = jax.random.split(state.key, 3)
-        partner = jax.random.permutation(k_pair, config.batch_size)
+        partner = jax.random.permutation(k_pair, config.train_batch)
     else:
         key, k_sample = jax.random.split(state.key)
 
@@ -293,14 +310,22 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
         env, forward_logits, k_sample, config.batch_size, hparams.epsilon,
         hparams.temperature,
     )  # fmt: skip
+    objects = jax.tree.map(lambda x: x[-1], traj.states)
+    trained = traj
+    if state.replay is not None:
+        key, k_replay = jax.random.split(key)
+        replay = add(state.replay, traj, jax.vmap(setup.reward.log_reward)(objects))
+        replayed = draw(replay, k_replay, config.replay_batch, config.replay_priority)
+        trained = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=1),
+                               traj, replayed)  # fmt: skip
+        state = state.replace(replay=replay)
     (loss, terms), grads = jax.value_and_grad(_loss, has_aux=True)(
-        state.params, setup, hparams, traj, partner
+        state.params, setup, hparams, trained, partner
     )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     zeta = jax.vmap(log_partition_estimate, in_axes=(1, 1, 0, 1))(
         terms.log_pf, terms.log_pb, terms.log_reward, terms.is_valid
     )
-    objects = jax.tree.map(lambda x: x[-1], traj.states)
     index = jax.vmap(env.state_index)(objects)
     state = state.replace(
         params=optax.apply_updates(state.params, updates),
@@ -310,7 +335,7 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
         is_visited=state.is_visited.at[index].set(True),
         batch_log_z=jnp.mean(zeta),
     )
-    return state, (loss, jnp.mean(terms.log_reward))
+    return state, (loss, jnp.mean(terms.log_reward[: config.batch_size]))
 
 
 def _step(setup: _Setup, hparams: HParams, state: GFNState):
