@@ -215,6 +215,14 @@ class ChunkLoop:
             and compiled.placement.padded_runs != compiled.placement.num_runs
         ):
             state = jax.tree.map(lambda x: x[: compiled.placement.num_runs], state)
+        if (
+            program.artifacts is not None
+            and state is not None
+            and status != "failed"
+            and session.writes_files
+        ):
+            for path in program.artifacts(state, session.run_dir):
+                session.console.print(f"wrote {path}", highlight=False)
         return RunResult(state, history, final, results, session.run_dir)
 
 

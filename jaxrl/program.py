@@ -10,6 +10,7 @@ the same ``step``, so they give the same numbers.
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -54,6 +55,10 @@ class Program:
             compiling.
         description: JSON-ready facts naming the run (algorithm, target,
             config), written into ``config.json`` and checked on resume.
+        artifacts: host-side ``(state, run_dir) -> [paths written]``, called
+            once when a run that writes files ends (not failed), with the
+            final state (every leaf with the run axis first): files a
+            program adds to its run directory (a distribution, a picture).
     """
 
     init: Callable[[jax.Array, Any], Any]
@@ -68,6 +73,7 @@ class Program:
     is_healthy: Callable[[Any], jax.Array] | None = None
     check_hparams: Callable[[Any], None] | None = None
     description: dict = dataclasses.field(default_factory=dict)
+    artifacts: Callable[[Any, Path], list[Path]] | None = None
 
     def __post_init__(self):
         for name in ("num_steps", "work_per_step"):

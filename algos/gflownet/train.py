@@ -17,6 +17,7 @@ import numpy as np
 import optax
 from flax import struct
 
+from jaxrl.algos.gflownet.artifacts import write_artifacts
 from jaxrl.algos.gflownet.checks import check_log_rewards
 from jaxrl.algos.gflownet.config import (
     LOG_Z_LOSSES,
@@ -172,6 +173,9 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         lower_is_better=_LOWER_IS_BETTER,
         is_healthy=lambda state: all_finite((state.params, state.opt_state)),
         check_hparams=check_hparams,
+        artifacts=lambda state, run_dir: write_artifacts(
+            env, reward, network, state, run_dir
+        ),
         description={
             "algorithm": "gfn",
             "target": target or repr(env),
