@@ -4,6 +4,7 @@ local competition by hand, Pareto ranks, config checks, and whole runs
 
 import dataclasses
 import json
+import shutil
 import types
 
 import jax
@@ -301,6 +302,29 @@ def test_one_compilation_however_many_chunks(tmp_path):
         np.testing.assert_array_equal(runs[2].history[name], runs[1].history[name])
     assert set(runs[1].final) == set(ns.NSMetrics._fields)
     assert runs[1].history["coverage"].shape == (2, 4)
+
+
+def test_resume_equals_the_uninterrupted_run_and_loads_the_archive(tmp_path):
+    """4 generations with a checkpoint every 2; the newest checkpoint lost
+    and the run marked interrupted, resume gives the uninterrupted numbers,
+    archive included, and ``jaxrl.qd.load_archive`` reads it back."""
+    import jaxrl.qd
+
+    config = dataclasses.replace(TINY, num_iterations=4)
+    out = tmp_path / "run"
+    whole = _engine_run(ns.make_program(config, qd.arm(8), "arm"), chunk_steps=1)
+    _engine_run(ns.make_program(config, qd.arm(8), "arm"), chunk_steps=2, out=out,
+                checkpoint_every=1)  # fmt: skip
+    results = out / "results.json"
+    results.write_text(results.read_text().replace('"done"', '"interrupted"'))
+    shutil.rmtree(out / "checkpoints" / "4")
+    resumed = jaxrl.resume(out, progress=False, console=QUIET)
+    for name in whole.history:
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name])
+    jax.tree.map(np.testing.assert_array_equal, resumed.state.ns.archive,
+                 whole.state.ns.archive)  # fmt: skip
+    loaded = jaxrl.qd.load_archive(out)
+    jax.tree.map(np.testing.assert_array_equal, loaded, whole.state.ns.archive)
 
 
 def test_command_line_trains_nslc_with_a_ring_archive(tmp_path, capsys):
