@@ -23,17 +23,23 @@ TARGET_FILE = "target_distribution.npy"
 HEATMAP_FILE = "distribution.png"
 
 
-def distributions(env, reward, network, net_params) -> tuple[np.ndarray, np.ndarray]:
+def distributions(
+    env, reward, network, net_params, conditional: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``(learned (R, N), target (N,))`` exact distributions, for net
-    parameters with a leading run axis."""
+    parameters with a leading run axis (a conditional GFlowNet's at beta=1)."""
 
     @jax.jit
     def compute(net_params):
         enum = enumerate_states(env, reward)
         can_exit = enum.forward_mask[:, env.exit_action]
 
+        obs = enum.obs
+        if conditional:
+            obs = jnp.concatenate([obs, jnp.ones((*obs.shape[:-1], 1))], axis=-1)
+
         def one(params):
-            logits = network.apply(params, enum.obs, method=GFNPolicy.forward_logits)
+            logits = network.apply(params, obs, method=GFNPolicy.forward_logits)
             log_p = terminating_log_probs(env, enum, logits)
             return jnp.where(can_exit, jnp.exp(log_p), 0.0)
 
@@ -45,9 +51,11 @@ def distributions(env, reward, network, net_params) -> tuple[np.ndarray, np.ndar
     return np.asarray(learned, np.float64), np.asarray(target, np.float64)
 
 
-def write_artifacts(env, reward, network, state, run_dir: Path) -> list[Path]:
+def write_artifacts(
+    env, reward, network, state, run_dir: Path, conditional: bool = False
+) -> list[Path]:
     """Write the files above from a run's final state; the paths written."""
-    learned, target = distributions(env, reward, network, state.params.net)
+    learned, target = distributions(env, reward, network, state.params.net, conditional)
     paths = [
         _save_npy(run_dir / DISTRIBUTION_FILE, learned),
         _save_npy(run_dir / TARGET_FILE, target),

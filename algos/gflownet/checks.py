@@ -50,8 +50,10 @@ def check_state(env, state) -> None:
         raise ValueError(f"state has structure {got_tree}; {env!r} expects {tree}")
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         g = jnp.asarray(g)
-        if g.shape[g.ndim - w.ndim :] != w.shape or g.dtype != w.dtype or (
-            g.ndim < w.ndim
+        if (
+            g.shape[g.ndim - w.ndim :] != w.shape
+            or g.dtype != w.dtype
+            or (g.ndim < w.ndim)
         ):
             raise ValueError(
                 f"state leaf {i} has shape {g.shape} and dtype {g.dtype}; {env!r} "

@@ -3,6 +3,8 @@
 import dataclasses
 import math
 
+import jax
+import numpy as np
 from flax import struct
 
 from jaxrl.program import check_field_types, check_ranges
@@ -20,6 +22,10 @@ LOG_Z_LOSSES = ("tb", "db", "fldb", "subtb", "op-tb", "op-db", "op-subtb")
 # Objectives that evaluate every parent of every state (flow matching's
 # incoming edge flows): the visited states alone do not do.
 PARENT_FLOW_LOSSES = ("fm", "op-fm")
+# Objectives a conditional GFlowNet trains with: a reward scale and a log Z
+# per trajectory (not the order-preserving ones, which ignore the scale;
+# not vargrad, whose batch log Z mixes betas; not fm, which evaluates parents).
+CONDITIONAL_LOSSES = ("tb", "db", "subtb", "fldb", "mdb")
 # How the objectives evaluate the network along a batch (Config.rollout).
 ROLLOUTS = ("auto", "padded", "compacted")
 
@@ -70,6 +76,10 @@ class Config:
     replay_size: int = 0
     replay_batch: int = 0  # stored trajectories trained on beside each batch
     replay_priority: str = "uniform"  # uniform, or reward: in proportion to R(x)
+    # a conditional GFlowNet over the reward exponent beta: each trajectory
+    # draws beta in [HParams.beta_low, beta_high] and is trained on R(x)**beta;
+    # the networks and log Z see beta; evaluations use beta = 1
+    conditional: bool = False
 
     def __post_init__(self):
         check_field_types(self)
@@ -92,6 +102,17 @@ class Config:
             if value < 1:
                 raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
         self._check_replay()
+        if self.conditional and self.loss not in CONDITIONAL_LOSSES:
+            raise ValueError(
+                f"Config.conditional trains on R(x)**beta with a log Z of beta; "
+                f"loss {self.loss!r} does not take that (use one of "
+                f"{', '.join(CONDITIONAL_LOSSES)})"
+            )
+        if self.conditional and self.replay_size:
+            raise ValueError(
+                "Config.conditional and replay (Config.replay_size) do not go "
+                "together: stored trajectories do not keep their beta"
+            )
         if self.num_iterations % self.eval_every:
             raise ValueError(
                 f"Config.eval_every ({self.eval_every}) must divide "
@@ -174,6 +195,11 @@ class HParams:
     # traced: lambda_KL, the weight of KL(uniform || P_B) in every op-* loss
     # (0: OP-GFN; the OP-GFN code's README uses 0.1 for its OP-GFN-KL)
     op_kl_weight: float = 0.0
+    # traced, Config.conditional only: the range of the reward exponent beta
+    # drawn (uniformly) for each trajectory; a setting of this library, not
+    # of a paper
+    beta_low: float = 1.0
+    beta_high: float = 4.0
 
 
 _HPARAM_RANGES = {
@@ -184,6 +210,8 @@ _HPARAM_RANGES = {
     "subtb_lambda": (0.0, math.inf, False),
     "op_weight": (0.0, math.inf, True),
     "op_kl_weight": (0.0, math.inf, True),
+    "beta_low": (0.0, math.inf, False),
+    "beta_high": (0.0, math.inf, False),
 }
 
 
@@ -193,3 +221,10 @@ def check_hparams(hparams: HParams) -> None:
     Works on scalars and on swept arrays; traced values are not checked.
     """
     check_ranges(hparams, _HPARAM_RANGES)
+    low, high = hparams.beta_low, hparams.beta_high
+    if not any(isinstance(v, jax.core.Tracer) for v in (low, high)) and np.any(
+        np.asarray(low) > np.asarray(high)
+    ):
+        raise ValueError(
+            f"HParams.beta_low ({low!r}) must not exceed HParams.beta_high ({high!r})"
+        )

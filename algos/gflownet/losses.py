@@ -415,7 +415,8 @@ def gfn_loss(
     per_traj = jax.vmap  # time-major inputs: the batch axis is 1
     log_flow = t.log_flow.at[0].set(t.log_z)  # F(s0) = Z
     if name == "tb":
-        residual = per_traj(trajectory_balance, in_axes=(None, 1, 1, 0, 1))(
+        z_axis = 0 if jnp.ndim(t.log_z) else None  # a log Z per trajectory
+        residual = per_traj(trajectory_balance, in_axes=(z_axis, 1, 1, 0, 1))(
             t.log_z, t.log_pf, t.log_pb, t.log_reward, t.is_valid
         )
         return jnp.mean(jnp.square(residual))

@@ -34,7 +34,7 @@ from jaxrl.algos.gflownet.evaluation import (
 )
 from jaxrl.algos.gflownet.losses import gfn_loss, log_partition_estimate
 from jaxrl.algos.gflownet.pareto import ParetoMetrics, pareto_metrics
-from jaxrl.algos.gflownet.policies import GFNPolicy, masked_logsumexp
+from jaxrl.algos.gflownet.policies import _MLP, GFNPolicy, masked_logsumexp
 from jaxrl.algos.gflownet.replay import ReplayBuffer, add, draw, init_buffer
 from jaxrl.algos.gflownet.trajectories import (
     compacted_apply,
@@ -51,7 +51,8 @@ class GFNParams:
     """Trained parameters: the networks, and log Z (its own learning rate)."""
 
     net: Any  # flax parameters of GFNPolicy
-    log_z: jax.Array  # () float32
+    # () float32; Config.conditional: the parameters of the log Z(beta) MLP
+    log_z: Any
 
 
 @struct.dataclass
@@ -86,6 +87,7 @@ class Metrics(NamedTuple):
     pareto: ParetoMetrics | None = None
 
 
+LOG_Z_WIDTH = 32  # hidden width of a conditional GFlowNet's log Z(beta) MLP
 _LOWER_IS_BETTER = ("l1", "kl", "logz_error", "jsd", "pareto.igd", "pareto.igd_plus")
 
 
@@ -98,6 +100,7 @@ class _Setup:
     reward: Any
     network: GFNPolicy
     state_ndim: int  # ndim of the first leaf of one state
+    log_z_model: Any = None  # Config.conditional: beta (.., 1) -> log Z (.., 1)
 
 
 def make_program(config: Config, env, reward, target: str | None = None) -> Program:
@@ -160,7 +163,8 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         curves = (Curve("pareto.mass", "probability on the Pareto front"),
                   Curve("pareto.igd", "IGD to the Pareto front"))  # fmt: skip
     state_ndim = jax.tree.leaves(jax.eval_shape(env.initial_state))[0].ndim
-    setup = _Setup(config, env, reward, network, state_ndim)
+    log_z_model = _MLP(LOG_Z_WIDTH, 1) if config.conditional else None
+    setup = _Setup(config, env, reward, network, state_ndim, log_z_model)
     return Program(
         init=lambda key, hparams: _init(setup, key, hparams),
         step=lambda state, hparams: _step(setup, hparams, state),
@@ -174,7 +178,7 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         is_healthy=lambda state: all_finite((state.params, state.opt_state)),
         check_hparams=check_hparams,
         artifacts=lambda state, run_dir: write_artifacts(
-            env, reward, network, state, run_dir
+            env, reward, network, state, run_dir, conditional=config.conditional
         ),
         description={
             "algorithm": "gfn",
@@ -202,7 +206,10 @@ def make_optimizer(hparams: HParams) -> optax.GradientTransformation:
     """
 
     def labels(params: GFNParams) -> GFNParams:
-        return GFNParams(net=jax.tree.map(lambda _: "net", params.net), log_z="log_z")
+        return GFNParams(
+            net=jax.tree.map(lambda _: "net", params.net),
+            log_z=jax.tree.map(lambda _: "log_z", params.log_z),
+        )
 
     return optax.multi_transform(
         {"net": optax.adam(hparams.lr), "log_z": optax.adam(hparams.lr_log_z)},
@@ -221,9 +228,14 @@ def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> GFNState:
-    key, k_net = jax.random.split(key)
+    key, k_net, k_log_z = jax.random.split(key, 3)
     obs = jnp.zeros((1, setup.env.observation_size), jnp.float32)
-    params = GFNParams(setup.network.init(k_net, obs), jnp.float32(0.0))
+    if setup.log_z_model is None:
+        params = GFNParams(setup.network.init(k_net, obs), jnp.float32(0.0))
+    else:
+        one = jnp.ones((1,), jnp.float32)
+        net = setup.network.init(k_net, conditioned(obs, one))
+        params = GFNParams(net, setup.log_z_model.init(k_log_z, one[:, None]))
     return GFNState(
         params=params,
         opt_state=make_optimizer(hparams).init(params),
@@ -249,14 +261,15 @@ def _empty_replay(setup: _Setup) -> ReplayBuffer | None:
     return init_buffer(like, config.replay_size)
 
 
-def _apply(setup: _Setup, net_params, states):
-    """Policy outputs for states with any leading shape."""
+def _apply(setup: _Setup, net_params, states, beta=None):
+    """Policy outputs for states with any leading shape (``beta``: each
+    trajectory's condition, broadcast over the leading axes)."""
     num_axes = jax.tree.leaves(states)[0].ndim - setup.state_ndim
     obs = map_states(setup.env.observe, states, num_axes)
-    return setup.network.apply(net_params, obs)
+    return setup.network.apply(net_params, conditioned(obs, beta))
 
 
-def _compacted(setup: _Setup, net_params, traj):
+def _compacted(setup: _Setup, net_params, traj, beta=None):
     """``apply`` for :func:`trajectory_terms` that runs the network on the
     visited states of ``traj`` only (:func:`compacted_apply`); outputs of
     the padding repeats are zeros, which no objective reads."""
@@ -264,7 +277,8 @@ def _compacted(setup: _Setup, net_params, traj):
 
     def apply(states):
         lead = jax.tree.leaves(states)[0].shape[:2]
-        obs = map_states(setup.env.observe, states, 2).reshape(needed.shape[0], -1)
+        obs = conditioned(map_states(setup.env.observe, states, 2), beta)
+        obs = obs.reshape(needed.shape[0], -1)
         out = compacted_apply(
             lambda o: setup.network.apply(net_params, o), obs, needed,
             setup.config.train_batch,
@@ -274,19 +288,24 @@ def _compacted(setup: _Setup, net_params, traj):
     return apply
 
 
-def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner):
+def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner,
+          beta=None):  # fmt: skip
     apply = (
-        _compacted(setup, params.net, traj)
+        _compacted(setup, params.net, traj, beta)
         if setup.config.resolved_rollout == "compacted"
-        else lambda states: _apply(setup, params.net, states)
+        else lambda states: _apply(setup, params.net, states, beta)
     )
+    log_z = params.log_z
+    if setup.log_z_model is not None:
+        log_z = setup.log_z_model.apply(params.log_z, beta[:, None])[:, 0]
     terms = trajectory_terms(
         setup.env,
         setup.reward,
         traj,
         apply,
-        params.log_z,
+        log_z,
         use_parent_flows=setup.config.loss in PARENT_FLOW_LOSSES,
+        reward_scale=beta,
     )
     loss = gfn_loss(
         setup.config.loss, terms, hparams.subtb_lambda, partner=partner,
@@ -304,10 +323,17 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
         partner = jax.random.permutation(k_pair, config.train_batch)
     else:
         key, k_sample = jax.random.split(state.key)
+    beta = None
+    if config.conditional:
+        key, k_beta = jax.random.split(key)
+        beta = jax.random.uniform(
+            k_beta, (config.batch_size,), minval=hparams.beta_low,
+            maxval=hparams.beta_high,
+        )  # fmt: skip
 
     def forward_logits(obs):
         return setup.network.apply(
-            state.params.net, obs, method=GFNPolicy.forward_logits
+            state.params.net, conditioned(obs, beta), method=GFNPolicy.forward_logits
         )
 
     traj = sample_trajectories(
@@ -324,7 +350,7 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
                                traj, replayed)  # fmt: skip
         state = state.replace(replay=replay)
     (loss, terms), grads = jax.value_and_grad(_loss, has_aux=True)(
-        state.params, setup, hparams, trained, partner
+        state.params, setup, hparams, trained, partner, beta
     )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     zeta = jax.vmap(log_partition_estimate, in_axes=(1, 1, 0, 1))(
@@ -352,7 +378,10 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
     )
     env, enum = setup.env, enumerate_states(setup.env, setup.reward)
     net = state.params.net
-    logits = setup.network.apply(net, enum.obs, method=GFNPolicy.forward_logits)
+    obs = enum.obs
+    if setup.config.conditional:  # evaluated at beta = 1: against R / Z
+        obs = conditioned(obs, jnp.ones(obs.shape[:1], jnp.float32))
+    logits = setup.network.apply(net, obs, method=GFNPolicy.forward_logits)
     log_p = terminating_log_probs(env, enum, logits)
     exact = exact_metrics(log_p, enum.log_reward, enum.forward_mask[:, env.exit_action])
     log_z = _learned_log_z(setup, state, enum, logits)
@@ -380,11 +409,24 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
     )
 
 
+def conditioned(obs: jax.Array, beta: jax.Array | None) -> jax.Array:
+    """``obs`` ``(..., D)`` with the condition appended, ``(..., D + 1)``;
+    ``beta`` broadcasts over the leading axes (``(B,)`` against ``(T+1, B)``).
+    ``obs`` itself when ``beta`` is None."""
+    if beta is None:
+        return obs
+    column = jnp.broadcast_to(jnp.asarray(beta, obs.dtype)[..., None],
+                              (*obs.shape[:-1], 1))  # fmt: skip
+    return jnp.concatenate([obs, column], axis=-1)
+
+
 def _learned_log_z(setup: _Setup, state: GFNState, enum, logits) -> jax.Array:
     """The model's log Z: the parameter for tb/db/fldb/subtb; for mdb
     ``log R(s0) - log P_F(exit | s0)`` (its implied F(s0)); for (op-)fm the total
     edge flow out of s0; for vargrad the last batch's mean estimate."""
     loss, env = setup.config.loss, setup.env
+    if loss in LOG_Z_LOSSES and setup.log_z_model is not None:
+        return setup.log_z_model.apply(state.params.log_z, jnp.ones((1, 1)))[0, 0]
     if loss in LOG_Z_LOSSES:
         return state.params.log_z
     if loss == "vargrad":

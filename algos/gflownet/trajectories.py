@@ -85,7 +85,7 @@ class Terms(NamedTuple):
     behaviour policy); entries of steps not taken are 0.
     """
 
-    log_z: jax.Array  # () learned log Z
+    log_z: jax.Array  # () learned log Z, or (B,) one per trajectory
     log_pf: jax.Array  # (T, B) log P_F(s_{t+1} | s_t)
     log_pb: jax.Array  # (T, B) log P_B(s_t | s_{t+1}); 0 on the exit step
     log_pf_exit: jax.Array  # (T+1, B) log P_F(exit | s_t)
@@ -112,6 +112,7 @@ def trajectory_terms(
     apply: Callable[[Any], PolicyOutputs],
     log_z: jax.Array,
     use_parent_flows: bool = False,
+    reward_scale: jax.Array | None = None,
 ) -> Terms:
     """Evaluate the policy along a batch of trajectories.
 
@@ -121,9 +122,12 @@ def trajectory_terms(
         traj: the batch.
         apply: ``states (leaves (..., ...)) -> PolicyOutputs`` with the
             states' leading shape (a network, or a table in tests).
-        log_z: () learned log Z.
+        log_z: () learned log Z, or ``(B,)`` one per trajectory (a
+            conditional GFlowNet's log Z of each trajectory's condition).
         use_parent_flows: also evaluate the forward logits of every parent of
             every state (flow matching's incoming edge flows).
+        reward_scale: ``(B,)`` exponent of each trajectory's reward (log R is
+            multiplied by it), or None.
 
     Returns:
         :class:`Terms`.
@@ -150,6 +154,8 @@ def trajectory_terms(
     # s_{t+1} is terminal and a_t its only backward action, so it is 0.
     log_pb = jnp.where(is_valid, taken(log_pb_all[1:], actions), 0.0)
     state_log_reward = map_states(reward.log_reward, states, 2)
+    if reward_scale is not None:
+        state_log_reward = state_log_reward * reward_scale[None, :]
     log_flow = out.log_flow
     log_flow = jnp.zeros_like(state_log_reward) if log_flow is None else log_flow
     log_edge = is_edge = log_edge_in = is_parent = None
