@@ -4,12 +4,12 @@ Runs in its own virtual environment. Prints one JSON line: evals/s (the
 ask/evaluate/tell loop, timed from the first ask), coverage and QD-score.
 """
 
-import argparse
 import json
 import math
 import time
 
 import numpy as np
+from race_args import parse_race_args
 from ribs.archives import CVTArchive, GridArchive
 from ribs.emitters import IsoLineEmitter
 from ribs.schedulers import Scheduler
@@ -25,17 +25,7 @@ def arm(genotypes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dof", type=int, default=100)
-    parser.add_argument("--archive", choices=("grid", "cvt"), default="grid")
-    parser.add_argument("--cells", type=int, default=100)
-    parser.add_argument("--centroids", type=int, default=1024)
-    parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--iterations", type=int, default=976)
-    parser.add_argument("--sigma-iso", type=float, default=0.005)
-    parser.add_argument("--sigma-line", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parse_race_args()
 
     offset = -(math.pi**2)
     box = [(0.0, 1.0), (0.0, 1.0)]

@@ -5,7 +5,6 @@ jitted ``lax.scan`` of ``MAPElites.update``, compiled before timing. Prints
 one JSON line: evals/s, compile seconds, coverage and QD-score.
 """
 
-import argparse
 import functools
 import json
 import math
@@ -21,6 +20,7 @@ from qdax.core.emitters.mutation_operators import isoline_variation
 from qdax.core.emitters.standard_emitters import MixingEmitter
 from qdax.core.map_elites import MAPElites
 from qdax.utils.metrics import default_qd_metrics
+from race_args import parse_race_args
 
 
 def arm(genotypes, key):
@@ -33,17 +33,7 @@ def arm(genotypes, key):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dof", type=int, default=100)
-    parser.add_argument("--archive", choices=("grid", "cvt"), default="grid")
-    parser.add_argument("--cells", type=int, default=100)
-    parser.add_argument("--centroids", type=int, default=1024)
-    parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--iterations", type=int, default=976)
-    parser.add_argument("--sigma-iso", type=float, default=0.005)
-    parser.add_argument("--sigma-line", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parse_race_args()
 
     key = jax.random.key(args.seed)
     key, k_init, k_cvt = jax.random.split(key, 3)
