@@ -31,7 +31,13 @@ if _SCHEDULER_FLAG not in _os.environ.get("XLA_FLAGS", ""):
 __version__ = "0.1.0"
 
 from jaxrl.engine import RunInterrupted, RunResult, resume, run, sweep
+from jaxrl.gymnasium_registration import register_envs as _register_gymnasium
 from jaxrl.program import Program, TrainOutput, scan_program
+
+# gymnasium.make("jaxrl/DoorKey-5x5-v0") once jaxrl is imported, and
+# gymnasium.make("jaxrl:jaxrl/DoorKey-5x5-v0") anywhere (gymnasium imports
+# jaxrl for it). Registering imports no environment, so no backend starts.
+_register_gymnasium()
 
 # WARN: gymnax runs JAX code when imported (gymnax 1.0.1 builds an array in
 # misc/frozen_lake.py), which starts a JAX backend; after that,
