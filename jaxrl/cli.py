@@ -223,29 +223,40 @@ def _report(args) -> int:
 # jaxrl render
 
 
+_MAX_EPISODES = 64  # jaxrl render --episodes: an 8 x 8 grid at most
+
+
 def _add_render_parser(commands) -> None:
     render = commands.add_parser(
         "render",
-        help="write a GIF of one episode of an environment that draws itself",
-        description="Play one episode (random actions, or a PPO checkpoint's "
-        "policy) and write it as a GIF. Any environment with a "
+        help="write a video (GIF or MP4) of episodes of an environment that "
+        "draws itself",
+        description="Play episodes (random actions, or a PPO checkpoint's "
+        "policy) and write them as a GIF or an MP4 (pip install "
+        "'jaxrl[video]'); several episodes play in one compiled call and "
+        "show side by side. Any environment with a "
         "`render_rgb(state, params, tile_size)` method works (the gridworlds "
         "highlight the agent's view, as Farama MiniGrid does).",
     )
     render.add_argument("env_id", nargs="?", default=None, metavar="ENV",
                         help="environment id (default: the checkpoint's)")  # fmt: skip
     render.add_argument("--env", default=None, help="the same as ENV")
-    render.add_argument("--policy", choices=("random", "checkpoint"),
-                        default="random",
-                        help="who acts (default: %(default)s)")  # fmt: skip
+    render.add_argument("--policy", default="random",
+                        metavar="random|checkpoint|RUN_DIR",
+                        help="who acts: random actions, or the first seed's "
+                        "policy of a `jaxrl train ppo` run directory, given "
+                        "here or with --checkpoint (default: %(default)s)")  # fmt: skip
     render.add_argument("--checkpoint", default=None, metavar="RUN_DIR",
-                        help="a `jaxrl train ppo` run directory; its first "
-                        "seed's policy acts, sampling its actions")  # fmt: skip
+                        help="the run directory of --policy checkpoint")  # fmt: skip
     render.add_argument("--greedy", action="store_true",
                         help="checkpoint policy: take the likeliest action "
                         "instead of sampling one")  # fmt: skip
-    render.add_argument("--out", required=True, metavar="FILE.gif",
-                        help="the GIF to write; an existing file is kept")  # fmt: skip
+    render.add_argument("--out", required=True, metavar="FILE.gif|FILE.mp4",
+                        help="the video; an existing file is kept")  # fmt: skip
+    render.add_argument("--episodes", type=int, default=1,
+                        help="episodes played at once and shown in a grid, "
+                        f"1 to {_MAX_EPISODES}; episode i has seed SEED + i "
+                        "(default: %(default)s)")  # fmt: skip
     render.add_argument("--seed", type=int, default=0,
                         help="episode seed (default: %(default)s)")  # fmt: skip
     render.add_argument("--max-steps", type=int, default=None,
@@ -267,18 +278,21 @@ def _render_episode(args) -> int:
     if args.env_id and args.env and args.env_id != args.env:
         raise ValueError(f"ENV {args.env_id!r} and --env {args.env!r} disagree")
     args.env = args.env_id or args.env
-    out = _new_gif_path(args.out)
+    out = _new_video_path(args.out)
     if not 0 < args.fps <= 50:
         # GIF delays are in 1/100 s, and viewers slow delays under 2/100 s down
         raise ValueError(f"--fps must be in (0, 50], got {args.fps}")
     if args.max_steps is not None and args.max_steps < 1:
         raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
-    if args.policy == "checkpoint":
-        run_dir, run_config = _read_run_dir(args.checkpoint)
+    if not 1 <= args.episodes <= _MAX_EPISODES:
+        raise ValueError(
+            f"--episodes must be from 1 to {_MAX_EPISODES}, got {args.episodes}"
+        )
+    run_dir = _policy_run_dir(args)
+    if run_dir is not None:
+        run_dir, run_config = _read_run_dir(run_dir)
         env_id = args.env or run_config["target"]
     else:
-        if args.checkpoint is not None:
-            raise ValueError("--checkpoint needs --policy checkpoint")
         if args.env is None:
             raise ValueError("--env is required with --policy random")
         env_id = args.env
@@ -291,42 +305,63 @@ def _render_episode(args) -> int:
     # tracing one picture checks --tile-size before anything runs
     state = jax.eval_shape(env.reset, jax.random.key(0), env_params)[1]
     jax.eval_shape(lambda s: env.render_rgb(s, env_params, args.tile_size), state)
-    if args.policy == "checkpoint":
+    if run_dir is not None:
         act = _checkpoint_policy(run_dir, run_config, env, env_params, args.greedy)
     else:
         act = episode_video.random_policy(env, env_params)
     max_steps = args.max_steps or int(env_params.max_steps_in_episode)
 
-    with _CONSOLE.status("playing the episode..."):
-        episode = episode_video.play_episode(
-            env, env_params, act, jax.random.key(args.seed), max_steps
-        )
-    num_steps = episode.length
-    frames = episode_video.episode_frames(
-        env, episode.states, num_steps + 1, args.tile_size
-    )
-    episode_video.write_gif(out, frames, args.fps)
-    if episode.terminated[num_steps - 1]:
-        ending = "terminated"
-    elif episode.truncated[num_steps - 1]:
-        ending = "truncated at the time limit"
-    else:
-        ending = "stopped at --max-steps"
-    _CONSOLE.print(
-        f"wrote {escape(str(out))}: {num_steps + 1} frames, episode length "
-        f"{num_steps} ({ending}), return "
-        f"{float(episode.rewards[:num_steps].sum()):.3f}",
-        soft_wrap=True,
-    )
+    with _CONSOLE.status("playing..."):
+        if args.episodes == 1:
+            episode = episode_video.play_episode(
+                env, env_params, act, jax.random.key(args.seed), max_steps
+            )
+            num_frames = episode.length + 1
+            frames = episode_video.episode_frames(
+                env, episode.states, num_frames, args.tile_size
+            )
+        else:
+            seeds = jax.numpy.arange(args.episodes) + args.seed
+            episode = episode_video.play_episodes(
+                env, env_params, act, jax.vmap(jax.random.key)(seeds), max_steps
+            )
+            num_frames = int(episode.lengths.max()) + 1
+            frames = episode_video.mosaic_frames(env, episode, args.tile_size)
+        episode_video.write_video(out, frames, args.fps)
+    _CONSOLE.print(f"wrote {escape(str(out))}: {num_frames} frames, "
+                   f"{_episode_summary(episode)}", soft_wrap=True)  # fmt: skip
     return 0
 
 
-def _new_gif_path(out: str) -> Path:
+def _episode_summary(episode) -> str:
+    """How the episodes ended: one line."""
+    import numpy as np
+
+    lengths, returns = np.atleast_1d(episode.lengths, episode.returns)
+    last = (np.arange(len(lengths)), lengths - 1)
+    terminated = np.atleast_2d(episode.terminated)[last]
+    truncated = np.atleast_2d(episode.truncated)[last]
+    if len(lengths) == 1:
+        ending = ("terminated" if terminated[0] else "truncated at the time limit"
+                  if truncated[0] else "stopped at --max-steps")  # fmt: skip
+        return f"episode length {lengths[0]} ({ending}), return {returns[0]:.3f}"
+    return (
+        f"{len(lengths)} episodes in a grid, lengths {lengths.min()} to "
+        f"{lengths.max()} ({terminated.sum()} terminated, "
+        f"{(truncated & ~terminated).sum()} truncated at the time limit, "
+        f"{(~truncated & ~terminated).sum()} stopped at --max-steps), "
+        f"mean return {returns.mean():.3f}"
+    )
+
+
+def _new_video_path(out: str) -> Path:
+    from jaxrl.envs.gridworld import episode_video
+
     path = Path(out)
-    if path.suffix.lower() != ".gif":
-        raise ValueError(
-            f"--out must name a .gif file (the only format written), got {out!r}"
-        )
+    try:
+        episode_video.check_video_path(path)
+    except (ImportError, ValueError) as error:  # mp4 needs jaxrl[video]
+        raise ValueError(f"--out: {error}") from error
     if path.exists():
         raise FileExistsError(f"{path} already exists; pass a new --out")
     if not path.parent.is_dir():
@@ -334,11 +369,32 @@ def _new_gif_path(out: str) -> Path:
     return path
 
 
-def _read_run_dir(run_dir: str | None) -> tuple[Path, dict]:
+def _policy_run_dir(args) -> str | None:
+    """The run directory whose policy acts, or None for random actions."""
+    if args.policy == "random":
+        if args.checkpoint is not None:
+            raise ValueError("--checkpoint needs --policy checkpoint")
+        return None
+    if args.policy == "checkpoint":
+        if args.checkpoint is None:
+            raise ValueError("--policy checkpoint needs --checkpoint RUN_DIR")
+        return args.checkpoint
+    if args.checkpoint is not None:
+        raise ValueError(
+            f"--policy {args.policy!r} and --checkpoint both name a run "
+            "directory; give one"
+        )
+    if not Path(args.policy).is_dir():
+        raise ValueError(
+            "--policy must be random, checkpoint or a `jaxrl train ppo` run "
+            f"directory; {args.policy!r} is none of these"
+        )
+    return args.policy
+
+
+def _read_run_dir(run_dir: str) -> tuple[Path, dict]:
     from jaxrl import rundir
 
-    if run_dir is None:
-        raise ValueError("--policy checkpoint needs --checkpoint RUN_DIR")
     path = Path(run_dir)
     if not (path / rundir.CONFIG_FILE).is_file():
         raise ValueError(f"no checkpoint in {path}: it holds no config.json "
