@@ -338,7 +338,9 @@ def hard_maze(genotype_dim: int = num_policy_params(5)) -> Task:
         descriptor_low=(0.0, 0.0),
         descriptor_high=(WORLD_SIZE, WORLD_SIZE),
         genotype_bounds=(-5.0, 5.0),
-        min_fitness=MIN_FITNESS,
+        # float32's 0.01 lies just below 0.01: the true floor, so that the
+        # QD-score offset never makes a floored elite count negative
+        min_fitness=float(np.float32(MIN_FITNESS)),
     )
 
 
