@@ -93,12 +93,14 @@ def test_checkpoint_policy(tmp_path, capsys):
     assert len(_gif_frames(out)) <= 6
     assert "episode length" in capsys.readouterr().out
     # another env with the same observation and action shapes is fine; the
-    # run directory may be given as --policy itself
+    # run directory may be given as --policy itself; the policy plays a batch
     greedy = tmp_path / "greedy.gif"
     code = cli.main(["render", "--policy", str(run), "--env", "DoorKey-5x5",
                      "--greedy", "--max-steps", "3", "--tile-size", "8",
+                     "--fps", "10", "--episodes", "2",
                      "--out", str(greedy)])  # fmt: skip
-    assert code == 0 and greedy.exists()
+    assert code == 0 and "2 episodes in a grid" in capsys.readouterr().out
+    assert _gif_frames(greedy)[0].shape == (40, 82, 3)
     code, _ = _render(tmp_path, "--policy", str(run), "--checkpoint", str(run),
                       name="twice.gif")  # fmt: skip
     assert code == 2 and "give one" in capsys.readouterr().out
