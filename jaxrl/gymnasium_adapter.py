@@ -19,6 +19,14 @@ Environments opt in to more with optional members, looked up on their class
 - ``gymnax_equivalent_step``: set to the class's ``step`` when that ``step``
   returns what gymnax's ``Environment.step`` would; the single env then calls
   ``step_env`` itself (see :func:`uses_step_env`).
+
+A single env of a gridworld (a ``MiniGridEnv``, not wrapped) is a drop-in for
+Farama MiniGrid's: its observation's ``mission`` is Farama's string (a
+``Text`` space; a wrapped gridworld's too), ``env.unwrapped`` carries
+Farama's attributes read from the JAX state (:mod:`jaxrl.farama_surface`), so
+every ``minigrid.wrappers`` wrapper applies, and, as in Farama, it may keep
+stepping after the episode ended. The vector env keeps the mission's integer
+index.
 """
 
 import functools
@@ -35,6 +43,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from jaxrl import registry
+from jaxrl.farama_surface import (
+    FaramaSurface,
+    has_surface,
+    has_text_mission,
+    text_mission,
+    with_text_mission,
+)
 from jaxrl.gymnasium_convert import (
     WORD,
     action_dtype,
@@ -253,6 +268,7 @@ class _Adapter:
         as their key data), so the environment pickles and deep-copies."""
         state = dict(self.__dict__)
         del state["_functions"]
+        state.pop("_farama_cache", None)  # the host copy of a state, rebuilt
         for name in ("_params", "_state"):
             state[name] = jax.device_get(state[name])
         key = state["_key"]
@@ -282,7 +298,7 @@ class _Adapter:
         return jax.device_get(outputs)
 
 
-class GymnasiumEnv(_Adapter, gymnasium.Env):
+class GymnasiumEnv(_Adapter, FaramaSurface, gymnasium.Env):
     """One gymnax-style environment as a ``gymnasium.Env`` (see :func:`to_gymnasium`).
 
     ``reset(seed=s)`` starts the key chain ``key = jax.random.key(s)``: the
@@ -290,6 +306,13 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
     second half of the next split, as a typical gymnax loop does.
     ``reset()`` without a seed draws ``s`` from ``self.np_random``. There is
     no auto-reset: after ``terminated or truncated`` call ``reset``.
+
+    A gridworld (``MiniGridEnv``) behaves as Farama MiniGrid's environment:
+    ``mission`` is a string, Farama's attributes (``grid``, ``agent_pos``,
+    ``gen_obs_grid()``...) are read-only views of the JAX state (see
+    :class:`~jaxrl.farama_surface.FaramaSurface`), and stepping after the
+    episode ended continues from where it ended (Farama's ``NoDeath``
+    wrapper relies on it); other environments refuse that.
 
     Args:
         env: a gymnax-style environment (jaxrl's contract), e.g. from
@@ -302,6 +325,13 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
 
     def __init__(self, env, params, *, render_mode: str | None = None):
         self.action_space, self.observation_space = self._adapt(env, params)
+        self._farama = has_surface(env)
+        # Stepping on from an ended episode needs step_env (no auto-reset).
+        self._continues = self._farama and uses_step_env(env)
+        self._numeric_space = self.observation_space
+        self._text_mission = has_text_mission(env, self.observation_space)
+        if self._text_mission:
+            self.observation_space = with_text_mission(self.observation_space)
         modes = [] if self._functions.render is None else ["rgb_array"]
         fps = getattr(type(env), "render_fps", _RENDER_FPS)
         self.metadata = {"render_modes": modes, "render_fps": fps}
@@ -323,7 +353,11 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
         key = keys_from_seeds([seed])[0]
         self._key, obs, self._state = self._functions.reset(key, self._params)
         self._ended = False
-        return to_numpy(jax.device_get(obs), self.observation_space), {}
+        return self._to_observation(jax.device_get(obs)), {}
+
+    def _to_observation(self, obs):
+        obs = to_numpy(obs, self._numeric_space)
+        return text_mission(obs) if self._text_mission else obs
 
     def step(self, action):
         """Returns ``(obs, reward, terminated, truncated, info)``.
@@ -334,10 +368,10 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
 
         Raises:
             ValueError: ``action`` is not in ``action_space``.
-            RuntimeError: ``step`` before ``reset``, or after the episode
-                ended (terminated or truncated) without a new ``reset``.
+            RuntimeError: ``step`` before ``reset``, or (except for a
+                gridworld) after the episode ended without a new ``reset``.
         """
-        if getattr(self, "_ended", False):
+        if getattr(self, "_ended", False) and not self._continues:
             raise RuntimeError(
                 "the episode has ended (terminated or truncated); call reset() "
                 "before step()"
@@ -345,7 +379,7 @@ class GymnasiumEnv(_Adapter, gymnasium.Env):
         outputs = self._run_step(self._functions.step, action, self.action_space)
         obs, reward, terminated, truncated, info = outputs
         self._ended = bool(terminated) or bool(truncated)
-        obs = to_numpy(obs, self.observation_space)
+        obs = self._to_observation(obs)
         return obs, float(reward), bool(terminated), bool(truncated), info
 
     def render(self):

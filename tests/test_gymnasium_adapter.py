@@ -14,6 +14,7 @@ import jaxrl
 from jaxrl import gymnasium_adapter as adapter
 from jaxrl import gymnasium_convert as convert
 from jaxrl.envs.gridworld import MiniGridEnv, render
+from jaxrl.envs.gridworld.missions import mission_text
 from jaxrl.wrappers import EpisodeStatistics
 
 
@@ -72,12 +73,16 @@ def _check_env_strictly(env, **kwargs):
 
 
 def _assert_obs_equal(gym_obs, jax_obs):
-    """A gymnasium observation (dict of NumPy) equals a JAX pytree one."""
+    """A gymnasium observation (dict of NumPy) equals a JAX pytree one; the
+    single gridworld env's mission string equals the index's text."""
     expected = jax_obs._asdict() if hasattr(jax_obs, "_asdict") else jax_obs
     if isinstance(gym_obs, dict):
         assert gym_obs.keys() == expected.keys()
         for name, value in gym_obs.items():
-            np.testing.assert_array_equal(value, np.asarray(expected[name]))
+            want = expected[name]
+            if isinstance(value, str) and not isinstance(want, str):
+                want = mission_text(np.asarray(want))
+            np.testing.assert_array_equal(value, np.asarray(want))
     else:
         np.testing.assert_array_equal(gym_obs, np.asarray(expected))
 
@@ -142,6 +147,9 @@ def test_reset_equals_jaxrl_reset_with_the_same_key(small):
         assert info == {}
         assert obs in env.observation_space
         for name, space in env.observation_space.spaces.items():
+            if isinstance(space, gymnasium.spaces.Text):  # Farama's mission
+                assert isinstance(obs[name], str), name
+                continue
             assert obs[name].dtype == space.dtype, name
             if isinstance(space, gymnasium.spaces.Discrete):
                 assert isinstance(obs[name], np.int64), name
@@ -173,10 +181,20 @@ def test_step_returns_the_terminal_observation_without_resetting():
     assert reward == pytest.approx(0.955)
     assert obs["direction"] == 1
     assert info == {"success": True}
-    with pytest.raises(RuntimeError, match="episode has ended .*call reset"):
-        env.step(0)
+    # A gridworld keeps stepping from where it ended, as Farama's does (its
+    # NoDeath wrapper relies on it): forward from the goal (3, 3) is a wall.
+    obs, reward, terminated, _, _ = env.step(2)
+    assert (env.unwrapped.agent_pos, reward, terminated) == ((3, 3), 0.0, False)
+    assert env.unwrapped.step_count == 6
     env.reset(seed=1)
     env.step(0)  # a new episode steps again
+    cartpole = jaxrl.to_gymnasium("CartPole-v1")  # other environments refuse
+    cartpole.reset(seed=0)
+    terminated = truncated = False
+    while not (terminated or truncated):
+        _, _, terminated, truncated, _ = cartpole.step(0)
+    with pytest.raises(RuntimeError, match="episode has ended .*call reset"):
+        cartpole.step(0)
 
 
 def test_vector_env_equals_vmapped_jaxrl_env(small):

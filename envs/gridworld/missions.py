@@ -2,10 +2,11 @@
 
 Farama MiniGrid states each episode's goal as a string ("pick up the red
 ball"). Here the observation carries its index in :data:`MISSIONS`, so a
-policy can condition on it with an embedding. The table is built from a fixed
-list of templates, in order, each expanded over its slots (colors in Farama's
-order, then object kinds), so an index never changes between versions unless
-a template is appended at the end.
+policy can condition on it with an embedding; :func:`mission_text` gives the
+string back. The table is built from a fixed list of templates, in order,
+each expanded over its slots (colors in Farama's order, then object kinds),
+so an index never changes between versions unless a template is appended at
+the end.
 
 ``python -m jaxrl.envs.gridworld.missions`` prints the table.
 """
@@ -13,6 +14,7 @@ a template is appended at the end.
 import itertools
 
 import jax.numpy as jnp
+import numpy as np
 
 from jaxrl.envs.gridworld import constants as C
 
@@ -57,6 +59,28 @@ def _expand():
 MISSIONS, _BASES = _expand()
 NUM_MISSIONS = len(MISSIONS)
 _INDEX = {text: i for i, text in enumerate(MISSIONS)}
+# The vocabulary as text: the longest mission and every character used, what
+# a gymnasium Text space of Farama's mission strings needs.
+MAX_MISSION_LENGTH = max(len(text) for text in MISSIONS)
+MISSION_CHARSET = frozenset("".join(MISSIONS))
+
+
+def mission_text(mission) -> str:
+    """Farama's mission string of an index, inverse of :func:`mission_id`.
+
+    Args:
+        mission: a Python or NumPy integer, or a () integer array (an
+            observation's ``mission``, a state's ``mission``).
+
+    Raises:
+        ValueError: not an integer in ``[0, NUM_MISSIONS)``.
+    """
+    value = np.asarray(mission)
+    if value.shape != () or not np.issubdtype(value.dtype, np.integer):
+        raise ValueError(f"mission must be a () integer, got {mission!r}")
+    if not 0 <= int(value) < NUM_MISSIONS:
+        raise ValueError(f"mission must be in [0, {NUM_MISSIONS}), got {int(value)}")
+    return MISSIONS[int(value)]
 
 
 def mission_id(text: str) -> int:

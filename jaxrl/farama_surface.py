@@ -1,0 +1,247 @@
+"""Farama MiniGrid's environment surface on jaxrl's gymnasium gridworlds.
+
+Farama's wrappers (``minigrid.wrappers``) read the environment through
+``env.unwrapped``: ``grid``, ``agent_pos``, ``agent_dir``, ``carrying``,
+``mission``, ``gen_obs_grid()``, ``get_frame()``... :class:`FaramaSurface`
+gives :class:`~jaxrl.gymnasium_adapter.GymnasiumEnv` those attributes for
+jaxrl's gridworlds (any ``MiniGridEnv``), read from the current JAX state:
+the state is fetched to the host once per step, on first access, and the
+attributes computed from it. The grid and objects are real ``minigrid``
+objects (:mod:`jaxrl.farama_grid`), so Farama's own methods
+(``gen_obs_grid``, ``agent_sees``, ``get_frame``, ``pprint_grid``...) run on
+them unchanged; those need ``pip install minigrid``.
+
+Everything is read-only: the JAX state is the truth, and a change made on a
+copy of it would be lost at the next step. Setting an attribute, ``grid.set``
+or changing an object raises :class:`ReadOnlyViewError`.
+"""
+
+import functools
+from typing import Any
+
+import jax
+import numpy as np
+from gymnasium import spaces as gym_spaces
+
+from jaxrl.envs.gridworld import constants as C
+from jaxrl.envs.gridworld import missions
+
+# Farama's rendering defaults (MiniGridEnv's highlight, tile_size, agent_pov).
+_FARAMA_TILE_SIZE = 32
+
+
+class ReadOnlyViewError(AttributeError):
+    """A change through the Farama surface, which is a read-only view."""
+
+
+def read_only_message(name: str) -> str:
+    return (
+        f"{name} is read-only: it is a view of the JAX state, which is the truth. "
+        "Change the episode by stepping the environment, or start from another "
+        "level (jaxrl.envs.gridworld.TextLevels, or from_minigrid on a Farama "
+        "environment); grid.copy() gives a mutable Farama Grid."
+    )
+
+
+def _farama_grid():
+    """:mod:`jaxrl.farama_grid`, or an ImportError naming the install."""
+    try:
+        from jaxrl import farama_grid
+    except ImportError as error:
+        if error.name is None or not error.name.startswith(("minigrid", "pygame")):
+            raise
+        raise ImportError(
+            "this Farama MiniGrid attribute builds minigrid objects: "
+            "pip install minigrid"
+        ) from error
+    return farama_grid
+
+
+def has_surface(env) -> bool:
+    """Whether a JAX environment gets the Farama surface: a gridworld
+    (``MiniGridEnv``) itself, not a wrapper around one (whose state differs)."""
+    from jaxrl.envs.gridworld.core import MiniGridEnv
+
+    return isinstance(env, MiniGridEnv)
+
+
+def has_text_mission(env, space: gym_spaces.Space) -> bool:
+    """Whether a gymnasium observation ``space`` of ``env`` (a gridworld,
+    wrapped or not) carries a mission index to show as Farama's string."""
+    from jaxrl.envs.gridworld.core import MiniGridEnv
+
+    inner = getattr(env, "unwrapped", env)
+    mission = getattr(space, "spaces", {}).get("mission")
+    return (
+        isinstance(inner, MiniGridEnv)
+        and isinstance(mission, gym_spaces.Discrete)
+        and mission.n == missions.NUM_MISSIONS
+    )
+
+
+def mission_space() -> gym_spaces.Text:
+    """The gymnasium space of every mission string (Farama's ``MissionSpace``
+    is a ``Space[str]`` too; ``Text`` needs no minigrid)."""
+    return gym_spaces.Text(
+        missions.MAX_MISSION_LENGTH, min_length=0, charset=missions.MISSION_CHARSET
+    )
+
+
+def with_text_mission(space: gym_spaces.Dict) -> gym_spaces.Dict:
+    """``space`` with its ``"mission"`` a :func:`mission_space`."""
+    return gym_spaces.Dict({**space.spaces, "mission": mission_space()})
+
+
+def text_mission(obs: dict) -> dict:
+    """A NumPy observation with its mission index replaced by the string."""
+    return {**obs, "mission": missions.mission_text(obs["mission"])}
+
+
+class _HostState:
+    """One state on the host and the Farama attributes computed from it."""
+
+    def __init__(self, state):
+        host = jax.device_get(state)
+        self.cells = np.asarray(host.grid, np.uint8)
+        self.agent_pos = tuple(int(v) for v in host.agent_pos)
+        self.agent_dir = int(host.agent_dir)
+        self.carried = np.asarray(host.carrying, np.uint8)
+        self.mission = missions.mission_text(host.mission)
+        self.step_count = int(host.time)
+
+    @functools.cached_property
+    def grid(self):
+        return _farama_grid().ViewGrid(self.cells)
+
+    @functools.cached_property
+    def carrying(self):
+        return _farama_grid().make_object(self.carried, np.array([-1, -1]))
+
+
+def _state_property(name: str, doc: str) -> property:
+    def get(self):
+        return getattr(self._farama_host(name), name)
+
+    def refuse(self, *value):
+        raise ReadOnlyViewError(read_only_message(name))
+
+    return property(get, refuse, refuse, doc)
+
+
+def _static_property(name: str, read, doc: str) -> property:
+    def get(self):
+        env, params = self._farama_env(name)
+        return read(env, params)
+
+    def refuse(self, *value):
+        raise ReadOnlyViewError(read_only_message(name))
+
+    return property(get, refuse, refuse, doc)
+
+
+def _farama_method(name: str):
+    """Farama's own ``MiniGridEnv.<name>``, run on this surface."""
+
+    def method(self, *args, **kwargs):
+        self._farama_env(name)  # only gridworlds have the surface
+        return getattr(_farama_grid().FaramaEnv, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"Farama's ``MiniGridEnv.{name}``, on the current JAX state."
+    return method
+
+
+class FaramaSurface:
+    """Farama ``MiniGridEnv``'s attributes, read-only, from the JAX state.
+
+    The host class provides ``_env``, ``_params`` and ``_state`` (None before
+    the first reset). For an environment without the surface (gymnax's, or a
+    wrapped gridworld) every attribute raises ``AttributeError``, so
+    ``hasattr`` reports it absent.
+    """
+
+    def _farama_env(self, name: str) -> tuple[Any, Any]:
+        env = self.__dict__.get("_env")
+        if env is None or not has_surface(env):
+            raise AttributeError(
+                f"{name}: only jaxrl's gridworlds (MiniGridEnv, not wrapped) have "
+                f"Farama MiniGrid's attributes, not {type(env).__name__}"
+            )
+        return env, self._params
+
+    def _farama_host(self, name: str) -> _HostState:
+        self._farama_env(name)
+        state = self.__dict__.get("_state")
+        if state is None:
+            raise RuntimeError(f"call reset() before reading {name}")
+        cached = self.__dict__.get("_farama_cache")
+        if cached is None or cached[0] is not state:
+            cached = (state, _HostState(state))
+            self.__dict__["_farama_cache"] = cached  # holds state: ids stay unique
+        return cached[1]
+
+    width = _static_property("width", lambda e, p: e.width, "Grid width (cells).")
+    height = _static_property("height", lambda e, p: e.height, "Grid height.")
+    agent_view_size = _static_property(
+        "agent_view_size", lambda e, p: e.view_size, "Side of the agent's view."
+    )
+    see_through_walls = _static_property(
+        "see_through_walls", lambda e, p: bool(e.see_through_walls), "No occlusion."
+    )
+    max_steps = _static_property(
+        "max_steps",
+        lambda e, p: int(p.max_steps_in_episode),
+        "The step limit (params.max_steps_in_episode).",
+    )
+    highlight = _static_property(
+        "highlight", lambda e, p: True, "Farama's default: the view is highlighted."
+    )
+    tile_size = _static_property(
+        "tile_size", lambda e, p: _FARAMA_TILE_SIZE, "Farama's default tile pixels."
+    )
+    agent_pov = _static_property(
+        "agent_pov", lambda e, p: False, "Farama's default: render the whole grid."
+    )
+    actions = _static_property(
+        "actions", lambda e, p: _farama_grid().Actions, "Farama's ``Actions`` enum."
+    )
+
+    agent_pos = _state_property("agent_pos", "``(x, y)`` Python ints.")
+    agent_dir = _state_property("agent_dir", "0 right, 1 down, 2 left, 3 up.")
+    mission = _state_property("mission", "The mission string.")
+    step_count = _state_property("step_count", "Steps taken this episode.")
+    grid = _state_property("grid", "A read-only Farama ``Grid`` (needs minigrid).")
+    carrying = _state_property("carrying", "The carried Farama object, or None.")
+
+    @property
+    def dir_vec(self) -> np.ndarray:
+        """``(dx, dy)`` of the agent's direction."""
+        return np.array(C.DIR_TO_VEC[self.agent_dir], np.int64)
+
+    @property
+    def right_vec(self) -> np.ndarray:
+        """``(dx, dy)`` pointing to the agent's right."""
+        dx, dy = self.dir_vec
+        return np.array((-dy, dx))
+
+    @property
+    def front_pos(self) -> np.ndarray:
+        """The cell in front of the agent."""
+        return self.agent_pos + self.dir_vec
+
+    @property
+    def steps_remaining(self) -> int:
+        return self.max_steps - self.step_count
+
+    get_view_coords = _farama_method("get_view_coords")
+    get_view_exts = _farama_method("get_view_exts")
+    relative_coords = _farama_method("relative_coords")
+    in_view = _farama_method("in_view")
+    agent_sees = _farama_method("agent_sees")
+    gen_obs_grid = _farama_method("gen_obs_grid")
+    gen_obs = _farama_method("gen_obs")
+    get_pov_render = _farama_method("get_pov_render")
+    get_full_render = _farama_method("get_full_render")
+    get_frame = _farama_method("get_frame")
+    pprint_grid = _farama_method("pprint_grid")
+    hash = _farama_method("hash")
