@@ -1,0 +1,277 @@
+"""Farama's own wrappers (``minigrid.wrappers``) on jaxrl's gymnasium gridworlds.
+
+Each task's level is the one Farama generates for the seed, copied into jaxrl
+with ``from_minigrid`` (jaxrl draws its levels from a JAX key, so a seed does
+not give Farama's level by itself); the converted environment's reset returns
+to it. Both environments, wrapped alike, reset with that seed and take the
+same random actions: observations, rewards and flags must be equal at every
+step (an episode that ends starts again). The wrappers read jaxrl's state
+only through ``env.unwrapped``, the read-only Farama surface
+(``jaxrl.farama_surface``).
+"""
+
+import inspect
+
+import gymnasium as gym
+import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
+import minigrid.wrappers as farama_wrappers
+import numpy as np
+import pytest
+
+import jaxrl
+from jaxrl.envs.gridworld import from_minigrid
+from jaxrl.farama_surface import ReadOnlyViewError
+from jaxrl.gymnasium_adapter import GymnasiumEnv
+
+NUM_STEPS = 20
+# forward, pickup and toggle more often than turning (as the differential
+# test), so that walks pick keys and balls up and reach lava
+ACTION_WEIGHTS = np.array([2, 2, 4, 2, 1, 2, 1], float) / 14
+
+# Farama id -> seed: an empty room, a key and door, lava (and a goal), and a
+# mission string that changes with the level (Fetch: keys and balls to carry).
+TASKS = {
+    "MiniGrid-Empty-5x5-v0": 24,
+    "MiniGrid-DoorKey-5x5-v0": 11,
+    "MiniGrid-LavaGapS5-v0": 19,
+    "MiniGrid-Fetch-5x5-N2-v0": 14,
+    "MiniGrid-GoToDoor-5x5-v0": 4,
+}
+# (Seeds whose walks reach the goal, carry the key, step into lava, fetch
+# the right object and open a door.)
+GOAL_TASKS = (
+    "MiniGrid-Empty-5x5-v0",
+    "MiniGrid-DoorKey-5x5-v0",
+    "MiniGrid-LavaGapS5-v0",
+)
+
+W = farama_wrappers
+# Every wrapper class of minigrid.wrappers, with the arguments tested.
+WRAPPERS = {
+    "ReseedWrapper": lambda env, seed: W.ReseedWrapper(env, seeds=[seed]),
+    "ActionBonus": lambda env, seed: W.ActionBonus(env),
+    "PositionBonus": lambda env, seed: W.PositionBonus(env, scale=0.5),
+    "ImgObsWrapper": lambda env, seed: W.ImgObsWrapper(env),
+    "OneHotPartialObsWrapper": lambda env, seed: W.OneHotPartialObsWrapper(env),
+    "RGBImgObsWrapper": lambda env, seed: W.RGBImgObsWrapper(env, tile_size=4),
+    "RGBImgPartialObsWrapper": lambda env, seed: W.RGBImgPartialObsWrapper(env, 4),
+    "FullyObsWrapper": lambda env, seed: W.FullyObsWrapper(env),
+    "DictObservationSpaceWrapper": lambda env, seed: W.DictObservationSpaceWrapper(env),
+    "FlatObsWrapper": lambda env, seed: W.FlatObsWrapper(env),
+    "ViewSizeWrapper": lambda env, seed: W.ViewSizeWrapper(env, agent_view_size=5),
+    "DirectionObsWrapper": lambda env, seed: W.DirectionObsWrapper(
+        env, type=("slope", "angle", "angle_atan2")[seed % 3]
+    ),
+    "SymbolicObsWrapper": lambda env, seed: W.SymbolicObsWrapper(env),
+    "StochasticActionWrapper": lambda env, seed: W.StochasticActionWrapper(
+        env, prob=0.5
+    ),
+    "NoDeath": lambda env, seed: W.NoDeath(env, ("lava",), death_cost=-0.5),
+}
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """Farama id -> (Farama env, jaxrl env on the same level), made once."""
+    made = {}
+    for farama_id, seed in TASKS.items():
+        farama = gym.make(farama_id)
+        farama.reset(seed=seed)
+        env, params, _ = from_minigrid(farama)
+        made[farama_id] = (farama, GymnasiumEnv(env, params))
+    return made
+
+
+def _assert_same(ours, theirs, context):
+    if isinstance(theirs, dict):
+        assert ours.keys() == theirs.keys(), context
+        for name, value in theirs.items():
+            np.testing.assert_array_equal(ours[name], value, f"{context} {name}")
+    else:
+        np.testing.assert_array_equal(ours, theirs, context)
+
+
+def _assert_same_step(ours, theirs, context):
+    """``(obs, reward, terminated, truncated, info)`` alike (info aside)."""
+    _assert_same(ours[0], theirs[0], context)
+    assert ours[1] == pytest.approx(theirs[1], abs=1e-6), context
+    assert (ours[2], ours[3]) == (theirs[2], theirs[3]), context
+
+
+def _assert_same_space(ours, theirs, context):
+    """Same keys, shapes and dtypes (Farama's image bounds are 0..255, ours
+    the codes' ranges; its mission space is a MissionSpace, ours Text)."""
+    if isinstance(theirs, gym.spaces.Dict):
+        assert ours.spaces.keys() == theirs.spaces.keys(), context
+        for name in theirs.spaces:
+            if name != "mission":
+                _assert_same_space(ours[name], theirs[name], f"{context} {name}")
+    else:
+        assert (ours.shape, ours.dtype) == (theirs.shape, theirs.dtype), context
+
+
+def _reset(wrapped, seed):
+    if isinstance(wrapped, W.ReseedWrapper):  # it brings its own seed
+        return wrapped.reset()
+    obs, info = wrapped.reset(seed=seed)
+    wrapped.unwrapped.np_random = np.random.default_rng(seed)  # same draws
+    return obs, info
+
+
+def _walk(farama_id, wrapper_name, pairs):
+    farama, ours = pairs[farama_id]
+    seed = TASKS[farama_id]
+    theirs_wrapped = WRAPPERS[wrapper_name](farama, seed)
+    ours_wrapped = WRAPPERS[wrapper_name](ours, seed)
+    context = f"{farama_id} {wrapper_name}"
+    _assert_same_space(
+        ours_wrapped.observation_space, theirs_wrapped.observation_space, context
+    )
+    theirs_obs, _ = _reset(theirs_wrapped, seed)
+    ours_obs, _ = _reset(ours_wrapped, seed)
+    _assert_same(ours_obs, theirs_obs, f"{context} reset")
+    rng = np.random.default_rng(seed)
+    for t in range(NUM_STEPS):
+        action = int(rng.choice(7, p=ACTION_WEIGHTS))
+        theirs = theirs_wrapped.step(action)
+        _assert_same_step(ours_wrapped.step(action), theirs, f"{context} step {t}")
+        if theirs[2] or theirs[3]:  # both start the level again
+            _assert_same(
+                *(_reset(env, seed)[0] for env in (ours_wrapped, theirs_wrapped)),
+                context,
+            )
+
+
+@pytest.mark.parametrize("wrapper_name", list(WRAPPERS))
+def test_wrapped_like_farama_step_for_step(wrapper_name, pairs):
+    for farama_id in TASKS:
+        if wrapper_name == "DirectionObsWrapper" and farama_id not in GOAL_TASKS:
+            continue  # no goal: see test_no_goal_raises_as_farama_does
+        _walk(farama_id, wrapper_name, pairs)
+
+
+def test_every_farama_wrapper_is_covered():
+    classes = {
+        name
+        for name, value in inspect.getmembers(farama_wrappers, inspect.isclass)
+        if issubclass(value, gym.Wrapper) and value.__module__ == W.__name__
+    }
+    assert classes == set(WRAPPERS)
+
+
+def test_no_death_continues_past_lava_as_farama_does(pairs):
+    """Walk LavaGap until the agent stands in lava: NoDeath charges the cost,
+    the episode goes on (jaxrl steps on from the lava as Farama does) and
+    both keep agreeing."""
+    farama_id = "MiniGrid-LavaGapS5-v0"
+    farama, ours = pairs[farama_id]
+    wrapped = [W.NoDeath(env, ("lava",), death_cost=-0.5) for env in (farama, ours)]
+    for env in wrapped:
+        env.reset(seed=TASKS[farama_id])
+    rng = np.random.default_rng(0)
+    in_lava = 0
+    for t in range(300):
+        action = int(rng.choice(7, p=ACTION_WEIGHTS))
+        theirs, mine = (env.step(action) for env in wrapped)
+        _assert_same_step(mine, theirs, f"step {t}")
+        cell = ours.unwrapped.grid.get(*ours.unwrapped.agent_pos)
+        if cell is not None and cell.type == "lava":
+            in_lava += 1
+            if in_lava > 3:
+                break
+        if mine[2] or mine[3]:  # the goal or the step limit: a new episode
+            for env in wrapped:
+                env.reset(seed=TASKS[farama_id])
+    assert in_lava > 3, "the walk never stood in lava"
+
+
+def test_no_goal_raises_as_farama_does(pairs):
+    farama, ours = pairs["MiniGrid-Fetch-5x5-N2-v0"]
+    for env in (farama, ours):
+        with pytest.raises(ValueError, match="Goal"):
+            W.DirectionObsWrapper(env).reset(seed=TASKS["MiniGrid-Fetch-5x5-N2-v0"])
+
+
+def test_surface_matches_farama_and_the_jax_observation(pairs):
+    """The attributes themselves, after a few steps of DoorKey."""
+    farama, ours = pairs["MiniGrid-DoorKey-5x5-v0"]
+    seed = TASKS["MiniGrid-DoorKey-5x5-v0"]
+    obs, _ = ours.reset(seed=seed)
+    farama.reset(seed=seed)
+    theirs, mine = farama.unwrapped, ours.unwrapped
+    for action in (1, 2, 0, 3, 5):
+        obs = ours.step(action)[0]
+        farama.step(action)
+        assert mine.agent_pos == tuple(int(v) for v in theirs.agent_pos)
+        assert (mine.agent_dir, mine.step_count) == (
+            theirs.agent_dir,
+            theirs.step_count,
+        )
+        np.testing.assert_array_equal(mine.front_pos, theirs.front_pos)
+        assert mine.grid == theirs.grid  # Farama's Grid.__eq__: encodings
+        assert mine.pprint_grid() == theirs.pprint_grid()
+        assert (mine.carrying is None) == (theirs.carrying is None)
+        if mine.carrying is not None:
+            assert mine.carrying.encode() == theirs.carrying.encode()
+        np.testing.assert_array_equal(mine.gen_obs()["image"], obs["image"])
+        for x, y in ((1, 1), (2, 2), (3, 3)):
+            if theirs.grid.get(x, y) is not None:
+                assert mine.agent_sees(x, y) == theirs.agent_sees(x, y)
+    assert (mine.width, mine.height, mine.max_steps, mine.mission) == (
+        theirs.width, theirs.height, theirs.max_steps, theirs.mission,
+    )  # fmt: skip
+    assert mine.actions is theirs.actions
+    np.testing.assert_array_equal(
+        mine.get_frame(tile_size=4), theirs.get_frame(tile_size=4)
+    )
+
+
+def test_full_observation_equals_jaxrl_full_mode():
+    """On jaxrl's own levels (a registry id), FullyObsWrapper over the surface
+    gives jaxrl's compiled ``observation="full"`` image."""
+    wrapped = W.FullyObsWrapper(jaxrl.to_gymnasium("DoorKey-5x5"))
+    full = jaxrl.to_gymnasium("DoorKey-5x5", observation="full")
+    rng = np.random.default_rng(0)
+    for seed in (0, 1):
+        _assert_same(wrapped.reset(seed=seed)[0], full.reset(seed=seed)[0], "reset")
+        for _ in range(8):
+            action = int(rng.choice(7, p=ACTION_WEIGHTS))
+            _assert_same(wrapped.step(action)[0], full.step(action)[0], "step")
+
+
+def test_the_surface_refuses_changes(pairs):
+    _, ours = pairs["MiniGrid-DoorKey-5x5-v0"]
+    ours.reset(seed=TASKS["MiniGrid-DoorKey-5x5-v0"])
+    env = ours.unwrapped
+    grid = env.grid
+    for change in (
+        lambda: setattr(env, "agent_pos", (1, 1)),
+        lambda: setattr(env, "agent_dir", 0),
+        lambda: setattr(env, "carrying", None),
+        lambda: setattr(env, "mission", "reach the goal"),
+        lambda: setattr(env, "step_count", 0),
+        lambda: setattr(env, "max_steps", 5),
+        lambda: grid.set(1, 1, None),
+        lambda: grid.grid.__setitem__(0, None),
+        lambda: setattr(grid, "grid", []),
+        lambda: setattr(grid.get(0, 0), "color", "red"),
+        lambda: grid.horz_wall(0, 1),
+    ):
+        with pytest.raises(ReadOnlyViewError, match="JAX state, which is the truth"):
+            change()
+    copy = grid.copy()  # an ordinary Farama Grid to edit
+    assert copy == grid
+    copy.set(1, 1, None)
+    assert env.grid.encode().tolist() == grid.encode().tolist()
+
+
+def test_only_gridworlds_have_the_surface():
+    cartpole = jaxrl.to_gymnasium("CartPole-v1")
+    assert not hasattr(cartpole.unwrapped, "grid")
+    assert not hasattr(cartpole.unwrapped, "agent_pos")
+    cartpole.reset(seed=0)
+    assert isinstance(cartpole.reset(seed=0)[0], np.ndarray)
+    fresh = jaxrl.to_gymnasium("Empty-5x5")  # not reset yet
+    assert fresh.unwrapped.width == 5  # static attributes need no state
+    with pytest.raises(RuntimeError, match="call reset"):
+        fresh.unwrapped.agent_pos  # noqa: B018
