@@ -90,6 +90,56 @@ def test_reaching_the_exit_terminates_with_reward_one():
     assert not np.array_equal(info["final_observation"], obs)
 
 
+# Through the maze by hand: around the first diagonal, along the bottom, up
+# the right-hand corridor, round the end of the wall at (87, 91), over the top
+# and left along the top border to the exit.
+WAYPOINTS = jnp.array(
+    [(70, 176), (115, 148), (140, 182), (182, 182), (178, 150), (80, 100),
+     (70, 75), (110, 62), (160, 58), (165, 18), (31, 18)],
+    jnp.float32,
+)  # fmt: skip
+
+
+def _steer(robot, target):
+    """Outputs that turn toward ``target`` and speed up once facing it."""
+    to_target = target - robot.pos
+    want = jnp.rad2deg(jnp.arctan2(to_target[1], to_target[0]))
+    error = jnp.mod(want - robot.heading + 180.0, 360.0) - 180.0
+    turn = jnp.clip(0.5 * error, -3.0, 3.0)
+    speed = jnp.where(jnp.abs(error) < 20.0, 3.0, 0.5)
+    return jnp.stack([turn - robot.angular_velocity, speed - robot.speed]) + 0.5
+
+
+def test_a_hand_written_controller_solves_the_maze():
+    # The controller reads the true position (not the sensors): it shows the
+    # exit can be reached within 400 steps and that doing so is one reward of
+    # 1 and a termination, with no truncation before it.
+    env = maze.HardMaze()
+    params = env.default_params
+    _, state = env.reset(jax.random.key(0), params)
+
+    def step(carry, key):
+        state, i = carry
+        action = _steer(state.robot, WAYPOINTS[i])
+        _, state, reward, terminated, truncated, info = env.step(
+            key, state, action, params
+        )
+        reached = jnp.linalg.norm(info["pos"] - WAYPOINTS[i]) < 6.0
+        i = jnp.minimum(i + reached, len(WAYPOINTS) - 1)
+        return (state, i), (reward, terminated, truncated, info["pos"])
+
+    keys = jax.random.split(jax.random.key(1), maze.NUM_STEPS)
+    _, (reward, terminated, truncated, path) = jax.jit(
+        lambda s: jax.lax.scan(step, (s, jnp.int32(0)), keys)
+    )(state)
+    assert bool(terminated.any()) and not bool(truncated.any())
+    end = int(np.argmax(np.asarray(terminated)))
+    assert float(reward.sum()) == 1.0 and float(reward[end]) == 1.0
+    assert float(maze.exit_distance(path[end])) < maze.EXIT_RADIUS
+    gaps = jax.vmap(maze.wall_distance)(path[: end + 1])
+    assert float(gaps.min()) >= maze.RADIUS
+
+
 def test_gymnax_contract_one_trace_determinism_and_dtypes():
     env = maze.HardMaze()
     params = env.default_params.replace(max_steps_in_episode=3)
