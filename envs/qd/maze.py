@@ -27,8 +27,7 @@ project's fact sheet states (the port sets only values ``<= 0`` to 0.01).
 
 Two ways in:
 
-- :class:`HardMaze`, a gymnax environment (``jaxrl.make("HardMaze")``) with a
-  sparse reward for RL;
+- :class:`HardMaze`, a gymnax environment with a sparse reward for RL;
 - :func:`hard_maze`, the QD task ``"hard-maze"`` (``qd.make_task``): a
   genotype is the flat weight vector of a small MLP controller, scored by
   rolling it out for the whole episode.
@@ -203,7 +202,8 @@ class HardMaze(environment.Environment[MazeState, MazeParams]):
 
     Example::
 
-        env, params = jaxrl.make("HardMaze")
+        env = HardMaze()
+        params = env.default_params
         obs, state = env.reset(jax.random.key(0), params)
         obs, state, reward, terminated, truncated, info = env.step(
             jax.random.key(1), state, jnp.array([0.5, 1.0]), params)
