@@ -108,6 +108,9 @@ class _HostState:
         self.carried = np.asarray(host.carrying, np.uint8)
         self.mission = missions.mission_text(host.mission)
         self.step_count = int(host.time)
+        # row-major, as Farama's grid.grid lists cells
+        rows, columns = np.nonzero(self.cells[..., 0].T == C.GOAL)
+        self.goal_pos = (int(columns[0]), int(rows[0])) if len(rows) else None
 
     @functools.cached_property
     def grid(self):
@@ -118,14 +121,18 @@ class _HostState:
         return _farama_grid().make_object(self.carried, np.array([-1, -1]))
 
 
+def _refuser(name: str):
+    def refuse(self, *value):
+        raise ReadOnlyViewError(read_only_message(name))
+
+    return refuse
+
+
 def _state_property(name: str, doc: str) -> property:
     def get(self):
         return getattr(self._farama_host(name), name)
 
-    def refuse(self, *value):
-        raise ReadOnlyViewError(read_only_message(name))
-
-    return property(get, refuse, refuse, doc)
+    return property(get, _refuser(name), _refuser(name), doc)
 
 
 def _static_property(name: str, read, doc: str) -> property:
@@ -133,10 +140,22 @@ def _static_property(name: str, read, doc: str) -> property:
         env, params = self._farama_env(name)
         return read(env, params)
 
-    def refuse(self, *value):
-        raise ReadOnlyViewError(read_only_message(name))
+    return property(get, _refuser(name), _refuser(name), doc)
 
-    return property(get, refuse, refuse, doc)
+
+def _goal_property(name: str) -> property:
+    def get(self):
+        goal = self._farama_host(name).goal_pos
+        if goal is None:
+            raise AttributeError(f"{name}: this level has no goal")
+        return goal
+
+    doc = (
+        "The goal's cell (the first in row-major order): Farama's DistShift, "
+        "LavaGap and MultiRoom call it ``goal_pos``, Crossing "
+        "``goal_position``. AttributeError when the level has no goal."
+    )
+    return property(get, _refuser(name), _refuser(name), doc)
 
 
 def _farama_method(name: str):
@@ -212,6 +231,9 @@ class FaramaSurface:
     step_count = _state_property("step_count", "Steps taken this episode.")
     grid = _state_property("grid", "A read-only Farama ``Grid`` (needs minigrid).")
     carrying = _state_property("carrying", "The carried Farama object, or None.")
+
+    goal_pos = _goal_property("goal_pos")
+    goal_position = _goal_property("goal_position")
 
     @property
     def dir_vec(self) -> np.ndarray:

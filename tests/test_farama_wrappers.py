@@ -185,8 +185,17 @@ def test_no_death_continues_past_lava_as_farama_does(pairs):
     assert in_lava > 3, "the walk never stood in lava"
 
 
-def test_no_goal_raises_as_farama_does(pairs):
+def test_goal_positions_and_no_goal_as_farama(pairs):
+    """Farama's task attributes for the goal cell (LavaGap's ``goal_pos``),
+    and DirectionObsWrapper's error where there is no goal (Fetch)."""
+    farama, ours = pairs["MiniGrid-LavaGapS5-v0"]
+    for env in (farama, ours):
+        env.reset(seed=TASKS["MiniGrid-LavaGapS5-v0"])
+    goal = tuple(int(v) for v in farama.unwrapped.goal_pos)
+    assert ours.unwrapped.goal_pos == ours.unwrapped.goal_position == goal
     farama, ours = pairs["MiniGrid-Fetch-5x5-N2-v0"]
+    ours.reset(seed=TASKS["MiniGrid-Fetch-5x5-N2-v0"])
+    assert not hasattr(ours.unwrapped, "goal_pos")
     for env in (farama, ours):
         with pytest.raises(ValueError, match="Goal"):
             W.DirectionObsWrapper(env).reset(seed=TASKS["MiniGrid-Fetch-5x5-N2-v0"])
