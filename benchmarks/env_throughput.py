@@ -87,11 +87,23 @@ TARGET_IDS = ("FourRooms", "DoorKey-8x8", "KeyCorridorS3R3", "MultiRoom-N6")
 OPTIMISTIC_TARGET = 0.8  # optimistic / no-reset at batch 4096 on TARGET_IDS
 
 
+def gridworld_ids() -> list[str]:
+    """The registered gridworld ids (the registry also holds the hard maze,
+    whose actions are continuous)."""
+    from jaxrl.envs.gridworld import MiniGridEnv
+
+    return [
+        env_id
+        for env_id in jaxrl.registry.ids()
+        if isinstance(jaxrl.make(env_id)[0], MiniGridEnv)
+    ]
+
+
 def family_ids() -> list[str]:
-    """One id per environment class (the first registered: each family's
-    smallest level), then the target tasks not already in."""
+    """One gridworld id per environment class (the first registered: each
+    family's smallest level), then the target tasks not already in."""
     chosen, seen = [], set()
-    for env_id in jaxrl.registry.ids():
+    for env_id in gridworld_ids():
         env_class = type(jaxrl.make(env_id)[0])
         if env_class not in seen:
             seen.add(env_class)
@@ -132,7 +144,7 @@ def main(argv=None):
     parser.add_argument(
         "--envs", nargs="+", default=None,
         help="ids, or 'families' (one per family plus the target tasks); "
-        "default: all ours",
+        "default: every gridworld",
     )  # fmt: skip
     parser.add_argument(
         "--batch-sizes", nargs="+", type=int, default=[1, 256, 4096, 16384]
@@ -153,7 +165,7 @@ def main(argv=None):
     if args.envs == ["families"]:
         env_ids = family_ids()
     else:
-        env_ids = args.envs or jaxrl.registry.ids()
+        env_ids = args.envs or gridworld_ids()
     if any(b < 1 for b in args.batch_sizes):
         parser.error(f"--batch-sizes must be >= 1, got {args.batch_sizes}")
 

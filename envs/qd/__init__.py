@@ -20,6 +20,7 @@ from jaxrl.envs.qd.arm import arm, arm_score
 from jaxrl.envs.qd.base import Task, make_task, register_task, task_ids
 from jaxrl.envs.qd.functions import projection_descriptors, rastrigin, sphere
 from jaxrl.envs.qd.maze import HardMaze, hard_maze, hard_maze_score, plot_maze
+from jaxrl.registry import ids, register
 
 for _task_id, _factory in (
     ("arm", arm), ("sphere", sphere), ("rastrigin", rastrigin),
@@ -27,6 +28,8 @@ for _task_id, _factory in (
 ):  # fmt: skip
     if _task_id not in task_ids():
         register_task(_task_id, _factory)
+if "HardMaze" not in ids():
+    register("HardMaze", HardMaze)
 
 __all__ = [
     "HardMaze", "Task", "arm", "arm_score", "hard_maze", "hard_maze_score",
