@@ -12,6 +12,8 @@ because the JAX state they were read from is the truth. ``grid.copy()``
 returns an ordinary, mutable Farama ``Grid``.
 """
 
+import functools
+
 import numpy as np
 from minigrid.core import world_object as farama_objects
 from minigrid.core.actions import Actions
@@ -143,15 +145,21 @@ class ViewGrid(_Sealed, Grid):
     """
 
     def __init__(self, cells: np.ndarray):
-        width, height = cells.shape[0], cells.shape[1]
-        super().__init__(width, height)
-        self.grid = _Cells(
-            make_object(cells[i, j], (i, j))
-            for j in range(height)
-            for i in range(width)
-        )
+        # Grid.__init__ would store a list of None in self.grid; the objects
+        # are built on first use instead (encode needs none of them).
+        self.width, self.height = cells.shape[0], cells.shape[1]
         self._cells = np.array(cells, np.uint8)
         self._seal()
+
+    @functools.cached_property
+    def grid(self) -> tuple:
+        """Farama's row-major cells, built once; read-only."""
+        cells, width = self._cells, self.width
+        return _Cells(
+            make_object(cells[i, j], (i, j))
+            for j in range(self.height)
+            for i in range(width)
+        )
 
     def set(self, i, j, v):
         raise ReadOnlyViewError(read_only_message("grid.set"))
