@@ -284,3 +284,23 @@ def test_only_gridworlds_have_the_surface():
     assert fresh.unwrapped.width == 5  # static attributes need no state
     with pytest.raises(RuntimeError, match="call reset"):
         fresh.unwrapped.agent_pos  # noqa: B018
+
+
+def test_boxes_hold_what_farama_boxes_hold():
+    """ObstructedMaze-1Dlh hides the key in a box: the surface's box holds a
+    key of the same color (jaxrl keeps it in the box cell's state byte)."""
+    farama = gym.make("MiniGrid-ObstructedMaze-1Dlh-v0")
+    farama.reset(seed=0)
+    ours = GymnasiumEnv(*from_minigrid(farama)[:2])
+    ours.reset(seed=0)
+    theirs, mine = farama.unwrapped.grid, ours.unwrapped.grid
+    boxes = [i for i, obj in enumerate(theirs.grid) if obj and obj.type == "box"]
+    assert any(theirs.grid[i].contains is not None for i in boxes)
+    for i in boxes:
+        expected = theirs.grid[i].contains
+        got = mine.grid[i].contains
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            assert got.encode() == expected.encode()
+    assert mine == theirs
+    np.testing.assert_array_equal(mine.encode(), theirs.encode())
