@@ -2,7 +2,7 @@
 
 Imports ``minigrid``: :mod:`jaxrl.farama_surface` loads this module only when
 a Farama attribute that needs it is read, and turns a missing ``minigrid``
-into an ``ImportError`` naming ``pip install minigrid``.
+into an ``ImportError`` naming ``pip install 'jaxrl[farama]'``.
 
 The objects are real ``minigrid.core`` objects (``isinstance(cell, Goal)``
 holds, Farama's rendering and visibility code runs on them), sealed after

@@ -9,7 +9,7 @@ the state is fetched to the host once per step, on first access, and the
 attributes computed from it. The grid and objects are real ``minigrid``
 objects (:mod:`jaxrl.farama_grid`), so Farama's own methods
 (``gen_obs_grid``, ``agent_sees``, ``get_frame``, ``pprint_grid``...) run on
-them unchanged; those need ``pip install minigrid``.
+them unchanged; those need ``pip install 'jaxrl[farama]'`` (minigrid).
 
 Everything is read-only: the JAX state is the truth, and a change made on a
 copy of it would be lost at the next step. Setting an attribute, ``grid.set``
@@ -52,7 +52,7 @@ def _farama_grid():
             raise
         raise ImportError(
             "this Farama MiniGrid attribute builds minigrid objects: "
-            "pip install minigrid"
+            "pip install 'jaxrl[farama]' (Farama's minigrid)"
         ) from error
     return farama_grid
 
