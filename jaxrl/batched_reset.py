@@ -87,6 +87,11 @@ def innermost(env):
     return getattr(env, "unwrapped", env)
 
 
+def injection_pending() -> bool:
+    """Whether an :func:`injected_reset` block is open (and not yet taken)."""
+    return bool(_injected) and not _injected[-1].consumed
+
+
 def supports_injected_reset(env) -> bool:
     """Whether ``env`` (through its wrappers) can take an injected reset."""
     return bool(getattr(type(innermost(env)), "takes_injected_reset", False))
@@ -104,8 +109,26 @@ class ExactReset:
     num_envs: int
 
     def reset(self, key: jax.Array, params) -> tuple[Any, Any]:
+        """Fresh episodes: an environment that takes injected resets gets
+        its first levels drawn in bulk (``initial_states``), as the optimistic
+        reset does, so both modes start from the same states."""
         keys = jax.random.split(key, self.num_envs)
-        return jax.vmap(self.env.reset, in_axes=(0, None))(keys, params)
+        if not supports_injected_reset(self.env):
+            return jax.vmap(self.env.reset, in_axes=(0, None))(keys, params)
+        first = innermost(self.env).initial_states(
+            jax.random.fold_in(key, 2), self.num_envs, params
+        )
+        return jax.vmap(self._reset_one, in_axes=(0, 0, None))(keys, first, params)
+
+    def _reset_one(self, key, first, params):
+        with injected_reset(first) as injection:
+            out = self.env.reset(key, params)
+        if not injection.consumed:
+            raise ValueError(
+                f"{type(self.env).__name__}.reset never took the injected level: "
+                f"some wrapper does not pass reset through to the environment"
+            )
+        return out
 
     def step(self, key, state, action, params):
         keys = jax.random.split(key, self.num_envs)

@@ -217,3 +217,18 @@ def test_pooled_multiroom_levels_follow_the_per_level_distribution():
         table = table[:, table.sum(0) >= 10]
         assert table.shape[1] >= 4, name
         assert stats.chi2_contingency(table).pvalue > 1e-3, name
+
+
+def test_batched_reset_draws_first_levels_in_bulk_and_leaves_reset_alone(doorkey):
+    """Both modes start from the same bulk-drawn levels; afterwards the
+    environment's own (jitted) reset still draws its level from the key."""
+    env, params = doorkey
+    key = jax.random.key(4)
+    _, exact = jax.jit(lambda k: BR.ExactReset(env, 8).reset(k, params))(key)
+    _, optimistic = jax.jit(lambda k: BR.OptimisticReset(env, 8).reset(k, params))(key)
+    np.testing.assert_array_equal(
+        exact.env_state.grid, optimistic.env_state.env_state.grid
+    )
+    inner = env.unwrapped
+    _, alone = inner.reset(key, params)
+    np.testing.assert_array_equal(alone.grid, inner.initial_state(key, params).grid)

@@ -16,7 +16,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-from jaxrl.batched_reset import take_injected_reset
+from jaxrl.batched_reset import injection_pending, take_injected_reset
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import missions, render
 from jaxrl.envs.gridworld.view import egocentric_view, line_of_sight
@@ -369,8 +369,18 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
             marks=jnp.asarray(level.marks, jnp.int32),
         )
 
+    def reset(self, key, params=None):
+        """gymnax's (jitted) ``reset``; inside a batched reset that hands over
+        levels drawn in bulk, ``reset_env`` unjitted (a jitted function's
+        cache would keep the first handed-over level)."""
+        if not injection_pending():
+            return super().reset(key, params)
+        return self.reset_env(key, self.default_params if params is None else params)
+
     def reset_env(self, key, params):
-        state = self.initial_state(key, params)
+        state = take_injected_reset()  # a batched reset's level, drawn in bulk
+        if state is None:
+            state = self.initial_state(key, params)
         return self.observe(key, state, None, params), state
 
     def task_rules(
