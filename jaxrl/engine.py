@@ -191,6 +191,7 @@ def resume(
             raise rundir.RunDirError(
                 f"{run_dir} is finished (status {status!r}); nothing to resume"
             )
+    _check_saved_keys(saved, run_dir / rundir.CONFIG_FILE)
     if program is None:
         from jaxrl import algorithms
 
@@ -200,13 +201,57 @@ def resume(
             f"the program given does not match {run_dir}: it was started with "
             f"{saved['description']}, got {program.description}"
         )
-    hparams = _load_type(saved["hparams_type"])(**saved["hparams"])
-    layout = RunLayout(tuple(saved["seeds"]), tuple(saved["settings"]))
-    schedule = Schedule(**saved["schedule"])
+    hparams, layout, schedule = _parse_saved(saved, run_dir / rundir.CONFIG_FILE)
     session = _Session(
         program, layout, hparams, schedule, run_dir, console or Console(), progress
     )
     return session.go(resume=True)
+
+
+_SAVED_KEYS = (
+    "description",
+    "hparams",
+    "hparams_type",
+    "seeds",
+    "settings",
+    "schedule",
+)
+
+
+def _check_saved_keys(saved: dict, path: Path) -> None:
+    missing = [key for key in _SAVED_KEYS if key not in saved]
+    if missing:
+        raise rundir.RunDirError(
+            f"{path} is malformed: missing {', '.join(missing)} "
+            "(it was not written by jaxrl.run, or was edited)"
+        )
+
+
+def _parse_saved(saved: dict, path: Path) -> tuple[Any, RunLayout, Schedule]:
+    """The hyperparameters, layout and schedule recorded in ``config.json``.
+
+    Raises:
+        rundir.RunDirError: a field has the wrong type or value; one line.
+    """
+    try:
+        if not isinstance(saved["hparams"], dict):
+            raise TypeError("hparams is not an object")
+        if not isinstance(saved["schedule"], dict):
+            raise TypeError("schedule is not an object")
+        seeds, settings = saved["seeds"], saved["settings"]
+        if not isinstance(seeds, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in seeds
+        ):
+            raise TypeError("seeds is not a list of ints")
+        if not isinstance(settings, list):
+            raise TypeError("settings is not a list")
+        hparams = _load_type(str(saved["hparams_type"]))(**saved["hparams"])
+        layout = RunLayout(tuple(seeds), tuple(settings))
+        schedule = Schedule(**saved["schedule"])
+    except (TypeError, ValueError, AttributeError, ImportError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise rundir.RunDirError(f"{path} is malformed: {message}") from None
+    return hparams, layout, schedule
 
 
 def load_state(run_dir: str | Path, program: Program | None = None) -> tuple[Any, int]:
@@ -226,17 +271,17 @@ def load_state(run_dir: str | Path, program: Program | None = None) -> tuple[Any
     """
     run_dir = Path(run_dir)
     saved = rundir.read_json(run_dir / rundir.CONFIG_FILE)
+    _check_saved_keys(saved, run_dir / rundir.CONFIG_FILE)
     if program is None:
         from jaxrl import algorithms
 
         program = algorithms.program_from_config(saved)
-    hparams = _load_type(saved["hparams_type"])(**saved["hparams"])
-    layout = RunLayout(tuple(saved["seeds"]), tuple(saved["settings"]))
+    hparams, layout, schedule = _parse_saved(saved, run_dir / rundir.CONFIG_FILE)
     session = _Session(
         program,
         layout,
         hparams,
-        Schedule(**saved["schedule"]),
+        schedule,
         run_dir,
         Console(quiet=True),
         False,

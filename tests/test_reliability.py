@@ -1,0 +1,160 @@
+"""Reliability on the tiny engine program: damaged checkpoints of every kind,
+a save cut short, malformed run directories, and strict results after a
+divergence. Kills by signal are in test_engine.py."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_toy import ToyHParams, toy_program
+from rich.console import Console
+
+import jaxrl
+from jaxrl import checkpoint, rundir
+
+QUIET = Console(quiet=True)
+
+
+def _run(out: Path, **kwargs):
+    return jaxrl.run(
+        toy_program(),
+        kwargs.pop("hparams", ToyHParams()),
+        seeds=2,
+        chunk_steps=3,
+        checkpoint_every=1,
+        out=out,
+        progress=False,
+        console=QUIET,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished run with checkpoints at steps 6, 9 and 12."""
+    out = tmp_path_factory.mktemp("whole") / "run"
+    return _run(out)
+
+
+def _reopened(finished, tmp_path) -> Path:
+    """A copy of the finished run, marked interrupted so it can be resumed."""
+    out = tmp_path / "run"
+    shutil.copytree(finished.run_dir, out)
+    results = out / "results.json"
+    results.write_text(results.read_text().replace('"done"', '"interrupted"'))
+    return out
+
+
+def _resume(out: Path):
+    console = Console(record=True, width=300)
+    result = jaxrl.resume(out, toy_program(), progress=False, console=console)
+    return result, console.export_text()
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2
+    raw[middle : middle + 8] = bytes(b ^ 0xFF for b in raw[middle : middle + 8])
+    path.write_bytes(bytes(raw))
+
+
+def _array_files(step_dir: Path) -> list[Path]:
+    return [
+        p
+        for p in (step_dir / "state").rglob("*")
+        if p.is_file() and p.stat().st_size > 64 and "metadata" not in p.name
+    ]
+
+
+def _damage(step_dir: Path, how: str) -> None:
+    if how == "truncated":
+        for path in _array_files(step_dir):
+            _truncate(path)
+    elif how == "flipped":
+        for path in _array_files(step_dir):
+            _flip(path)
+    elif how == "missing":
+        for path in _array_files(step_dir):
+            path.unlink()
+    elif how == "bad metadata":
+        (step_dir / "meta" / "metadata").write_text('{"step": 12, "checks')
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "missing", "bad metadata"])
+def test_a_damaged_checkpoint_is_named_and_an_older_one_used(finished, tmp_path, how):
+    out = _reopened(finished, tmp_path)
+    newest = max(int(p.name) for p in (out / "checkpoints").iterdir())
+    _damage(out / "checkpoints" / str(newest), how)
+    # keep metrics as of the older checkpoint so the run really goes on
+    rundir.keep_metrics_up_to(out / "metrics.jsonl", newest - 3)
+    resumed, shown = _resume(out)
+    assert f"checkpoints/{newest}" in shown
+    refused = [line for line in shown.splitlines() if f"checkpoints/{newest}" in line]
+    assert len(refused) == 1, shown  # one line, not orbax's noise
+    for name in finished.history:
+        np.testing.assert_array_equal(resumed.history[name], finished.history[name])
+
+
+def test_every_checkpoint_damaged_is_one_clear_error(finished, tmp_path):
+    out = _reopened(finished, tmp_path)
+    for step_dir in (out / "checkpoints").iterdir():
+        _damage(step_dir, "flipped")
+    with pytest.raises(checkpoint.CheckpointError, match="no usable checkpoint"):
+        _resume(out)
+
+
+def test_a_save_cut_short_is_ignored(finished, tmp_path):
+    """A kill during a save leaves orbax's temporary folder, never a step
+    folder; resume must start from the last complete checkpoint."""
+    out = _reopened(finished, tmp_path)
+    newest = max(int(p.name) for p in (out / "checkpoints").iterdir())
+    partial = out / "checkpoints" / f"{newest + 3}.orbax-checkpoint-tmp-1"
+    shutil.copytree(out / "checkpoints" / str(newest), partial)
+    _truncate(_array_files(partial)[0])
+    shutil.rmtree(out / "checkpoints" / str(newest))
+    rundir.keep_metrics_up_to(out / "metrics.jsonl", newest - 3)
+    steps = checkpoint.Checkpoints(out / "checkpoints", {}).steps()
+    assert steps and max(steps) == newest - 3
+    resumed, _ = _resume(out)
+    for name in finished.history:
+        np.testing.assert_array_equal(resumed.history[name], finished.history[name])
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", "{}", "seeds", "schedule"])
+def test_resume_refuses_a_malformed_config_json(finished, tmp_path, text):
+    out = _reopened(finished, tmp_path)
+    config = json.loads((out / "config.json").read_text())
+    if text == "seeds":
+        text = json.dumps({**config, "seeds": "x"})
+    elif text == "schedule":
+        text = json.dumps({**config, "schedule": {"chunk_steps": "3"}})
+    (out / "config.json").write_text(text)
+    with pytest.raises(rundir.RunDirError, match="config.json") as error:
+        _resume(out)
+    assert "\n" not in str(error.value)
+
+
+def test_results_json_is_strict_after_a_divergence(tmp_path):
+    out = tmp_path / "run"
+    _run(out, hparams=ToyHParams(decay=1e30))
+    text = (out / "results.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    results = json.loads(text, parse_constant=lambda c: pytest.fail(c))
+    assert results["status"] == "diverged"
+
+
+def test_validation_happens_before_the_run_directory(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        jaxrl.run(
+            toy_program(), ToyHParams(), checkpoint_every=-1, out=out, console=QUIET
+        )
+    with pytest.raises(ValueError, match="seeds"):
+        jaxrl.run(toy_program(), ToyHParams(), seeds=0, out=out, console=QUIET)
+    assert not out.exists()
