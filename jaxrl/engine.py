@@ -23,7 +23,7 @@ import jax
 import numpy as np
 from rich.console import Console
 
-from jaxrl import checkpoint, distributed, rundir
+from jaxrl import checkpoint, distributed, memory_check, rundir
 from jaxrl.chunk_loop import ChunkLoop, RunResult, stop_requests
 from jaxrl.compiled import Compiled, compile_program, init_from_raw
 from jaxrl.layout import RunLayout, make_layout
@@ -91,6 +91,7 @@ def run(
     console: Console | None = None,
     check_hparams=None,
     replace_existing: bool = False,
+    check_memory: bool = True,
 ) -> RunResult:
     """Run ``program`` for every seed (x every swept setting) at once.
 
@@ -111,6 +112,10 @@ def run(
         check_hparams: ``hparams -> None`` raising ``ValueError`` on values
             out of range; called on every setting before anything compiles.
         replace_existing: delete an earlier jaxrl run at ``out`` first.
+        check_memory: refuse, before compiling, a run whose state and one
+            chunk of metrics would not fit in free memory
+            (:mod:`jaxrl.memory_check`; ``JAXRL_MEMORY_CHECK=0`` also turns
+            it off, ``JAXRL_MEMORY_LIMIT`` sets the limit).
 
     Returns:
         A :class:`RunResult`.
@@ -135,6 +140,8 @@ def run(
         from jaxrl import tensorboard as tensorboard_log
 
         tensorboard_log.check_available()
+    if memory_check.is_enabled(check_memory):
+        memory_check.check(program, layout, hparams, schedule.chunk_steps)
     run_dir = None
     if out is not None:
         # refused now, before compiling; made once the program compiled
@@ -202,6 +209,8 @@ def resume(
             f"{saved['description']}, got {program.description}"
         )
     hparams, layout, schedule = _parse_saved(saved, run_dir / rundir.CONFIG_FILE)
+    if memory_check.is_enabled():
+        memory_check.check(program, layout, hparams, schedule.chunk_steps)
     session = _Session(
         program, layout, hparams, schedule, run_dir, console or Console(), progress
     )

@@ -12,7 +12,7 @@ from engine_toy import ToyHParams, toy_program
 from rich.console import Console
 
 import jaxrl
-from jaxrl import checkpoint, rundir
+from jaxrl import checkpoint, memory_check, rundir
 
 QUIET = Console(quiet=True)
 
@@ -158,3 +158,39 @@ def test_validation_happens_before_the_run_directory(tmp_path):
     with pytest.raises(ValueError, match="seeds"):
         jaxrl.run(toy_program(), ToyHParams(), seeds=0, out=out, console=QUIET)
     assert not out.exists()
+
+
+def test_memory_estimate_counts_state_and_metrics():
+    from jaxrl.layout import make_layout
+
+    # toy state per run: x (16,) float32 = 64 B, key 2 x uint32 = 8 B, t 4 B;
+    # metrics per step: mean, norm float32 and count int32 = 12 B
+    layout = make_layout(5, None, ToyHParams(), 0)
+    state, metrics = memory_check.estimate(toy_program(), layout, ToyHParams(), 3)
+    assert state == 5 * (64 + 8 + 4)
+    assert metrics == 5 * 12 * 3
+    assert memory_check.parse_bytes("512M") == 512 * 2**20
+    with pytest.raises(ValueError, match="JAXRL_MEMORY_LIMIT"):
+        memory_check.parse_bytes("lots")
+
+
+def test_a_run_over_the_memory_limit_is_refused_before_compiling(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setenv("JAXRL_MEMORY_LIMIT", "100")  # 100 bytes
+    with pytest.raises(
+        ValueError, match=r"needs at least 448 B on the .* but 100 B are free"
+    ) as e:
+        _run(out)
+    assert "JAXRL_MEMORY_LIMIT" in str(e.value) and not out.exists()
+    # the state of two runs (152 B) and a chunk of metrics (72 B), twice, fit
+    monkeypatch.setenv("JAXRL_MEMORY_LIMIT", "448")
+    assert _run(out).history["mean"].shape == (2, 12)
+    monkeypatch.setenv("JAXRL_MEMORY_LIMIT", "100")
+    assert jaxrl.run(
+        toy_program(),
+        ToyHParams(),
+        seeds=1,
+        progress=False,
+        console=QUIET,
+        check_memory=False,
+    ).history["mean"].shape == (1, 12)
