@@ -12,7 +12,10 @@ other chunk), and sorts each case's outcome:
 
 Cases: SIGINT, SIGTERM and SIGKILL at random points of the run (then
 resume); the newest checkpoint truncated, with flipped bytes, with a file
-removed, or with garbage metadata (then resume); malformed command lines.
+removed, or with garbage metadata (then resume); a save cut short by a kill
+(a leftover temporary checkpoint folder); a malformed config.json given to
+``jaxrl resume``; a run over the memory limit (``JAXRL_MEMORY_LIMIT``);
+malformed command lines.
 Silent must be 0.
 
     python benchmarks/faults.py
@@ -21,6 +24,7 @@ Silent must be 0.
 
 import argparse
 import json
+import os
 import random
 import shutil
 import signal
@@ -64,8 +68,9 @@ def train(out: Path, extra=()) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def call(args) -> tuple[int, str]:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+def call(args, env=None) -> tuple[int, str]:
+    env = None if env is None else {**os.environ, **env}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -156,6 +161,57 @@ def corruption_case(work: Path, stopped: Path, how: str, reference: dict) -> tup
     return "silent", _last_line(output)
 
 
+def cut_short_case(work: Path, stopped: Path, reference: dict) -> tuple:
+    """A kill during a save leaves a temporary folder beside the checkpoints
+    (orbax renames it into place only when complete)."""
+    out = work / "cut-short"
+    shutil.copytree(stopped, out)
+    newest = max(int(p.name) for p in (out / "checkpoints").iterdir()
+                 if p.name.isdigit())  # fmt: skip
+    partial = out / "checkpoints" / f"{newest + 1}.orbax-checkpoint-tmp-1"
+    shutil.copytree(out / "checkpoints" / str(newest), partial)
+    corrupt(partial, "truncated")
+    before = files_of(out)
+    code, output = call([*JAXRL, "resume", str(out), "--no-progress"])
+    if code == 0:
+        lost = before - files_of(out) - _replaced(before)
+        ok = final_of(out) == reference and not lost
+        return _verdict(ok, output, "resumed from the last complete checkpoint")
+    return "silent", _last_line(output)
+
+
+BAD_CONFIGS = {
+    "not JSON": lambda c: "{not json",
+    "not an object": lambda c: "[1, 2]",
+    "empty object": lambda c: "{}",
+    "seeds a string": lambda c: json.dumps({**c, "seeds": "x"}),
+    "schedule of strings": lambda c: json.dumps(
+        {**c, "schedule": {"chunk_steps": "1"}}
+    ),
+}
+
+
+def bad_config_case(work: Path, stopped: Path, name: str) -> tuple:
+    out = work / f"config-{len(list(work.iterdir()))}"
+    shutil.copytree(stopped, out)
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(BAD_CONFIGS[name](config))
+    before = files_of(out)
+    code, output = call([*JAXRL, "resume", str(out), "--no-progress"])
+    if clean_refusal(code, output) and files_of(out) == before:
+        return "refused cleanly", _last_line(output)
+    return "silent", f"exit {code}: {_last_line(output)}"
+
+
+def memory_case(work: Path) -> tuple:
+    out = work / "memory"
+    full = [*JAXRL, "train", "ppo", *RUN, "--out", str(out)]
+    code, output = call(full, env={"JAXRL_MEMORY_LIMIT": "4K"})
+    if clean_refusal(code, output) and not out.exists() and "4.00 KiB" in output:
+        return "refused cleanly", _last_line(output)
+    return "silent", f"exit {code}: {_last_line(output)}"
+
+
 def bad_command_case(work: Path, name: str, args: list[str]) -> tuple:
     blocker = work / "a-file"
     blocker.write_text("")
@@ -210,6 +266,14 @@ def main(argv=None) -> None:
         for how in ("truncated", "flipped bytes", "missing file", "bad metadata"):
             verdict, note = corruption_case(work, stopped, how, reference)
             cases.append((f"newest checkpoint {how}", verdict, note))
+        cases.append(
+            ("save cut short by a kill", *cut_short_case(work, stopped, reference))
+        )
+        for name in BAD_CONFIGS:
+            cases.append(
+                (f"resume, config.json {name}", *bad_config_case(work, stopped, name))
+            )
+        cases.append(("run larger than the memory limit", *memory_case(work)))
         for name, bad in BAD_COMMANDS.items():
             verdict, note = bad_command_case(work, name, bad)
             cases.append((f"bad input: {name}", verdict, note))
