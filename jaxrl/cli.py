@@ -113,6 +113,10 @@ def _add_train_parser(algos, algorithm) -> None:
         help="no live progress bar (a line per tenth of the run)",
     )  # fmt: skip
     run.add_argument(
+        "--no-memory-check", action="store_true",
+        help="skip the memory estimate made before compiling",
+    )  # fmt: skip
+    run.add_argument(
         "--chunk-steps",
         type=int,
         default=None,
@@ -175,6 +179,7 @@ def _train(args) -> int:
         tensorboard=args.tensorboard,
         console=_CONSOLE,
         replace_existing=args.overwrite,
+        check_memory=not args.no_memory_check,
     )  # fmt: skip
     return 0
 

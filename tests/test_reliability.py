@@ -194,3 +194,19 @@ def test_a_run_over_the_memory_limit_is_refused_before_compiling(tmp_path, monke
         console=QUIET,
         check_memory=False,
     ).history["mean"].shape == (1, 12)
+
+
+def test_command_line_reports_the_memory_limit_and_can_skip_the_check(
+    tmp_path, monkeypatch, capsys
+):
+    from jaxrl import cli
+
+    monkeypatch.setenv("JAXRL_MEMORY_LIMIT", "100")
+    argv = ["train", "map-elites", "--task", "arm", "--genotype-dim", "4",
+            "--batch-size", "8", "--num-iterations", "2", "--grid-cells", "4",
+            "--no-progress", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert "100 B are free" in capsys.readouterr().out
+    assert not (tmp_path / "run").exists()
+    assert cli.main([*argv, "--no-memory-check"]) == 0
+    assert (tmp_path / "run" / "results.json").exists()
