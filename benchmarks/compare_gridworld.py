@@ -30,6 +30,10 @@ Settings (semantics differ; the table labels them):
   actions and a 100-step limit everywhere, flat reward).
 - ``farama``: ``gymnasium.make("MiniGrid-<task>-v0")``, one environment,
   reset on termination or truncation.
+- ``farama-fullobs`` and ``jaxrl-adapter-fullobs``: one environment in the
+  same Python loop through Farama's ``FullyObsWrapper``: Farama's own, and
+  jaxrl's ``to_gymnasium`` (the speed a Farama script keeps when moved to
+  jaxrl; the wrapper reads jaxrl's read-only Farama surface).
 
 Each library samples actions uniformly from its own action set. The targets
 (PASS/MISS column) compare jaxrl with the faster of the Farama-like peers
@@ -96,7 +100,11 @@ PEER_IDS = {
 }
 JAX_LIBS = ("jaxrl", "jaxrl-navix", "xminigrid", "navix-farama", "navix-default")
 FARAMA_LIB = "farama"
-LIBS = (*JAX_LIBS, FARAMA_LIB)
+# One environment in a Python loop through Farama's FullyObsWrapper: Farama's
+# own, and jaxrl's gymnasium adapter (what a Farama script moved to jaxrl runs).
+WRAPPED_LIBS = ("farama-fullobs", "jaxrl-adapter-fullobs")
+LOOP_LIBS = (FARAMA_LIB, *WRAPPED_LIBS)
+LIBS = (*JAX_LIBS, *LOOP_LIBS)
 LABELS = {FARAMA_LIB: "Farama (1 env, Python)"}
 PACKAGES = {
     "jaxrl": "jaxrl",
@@ -105,6 +113,8 @@ PACKAGES = {
     "navix-farama": "navix",
     "navix-default": "navix",
     FARAMA_LIB: "minigrid",
+    "farama-fullobs": "minigrid",
+    "jaxrl-adapter-fullobs": "minigrid",
 }
 FARAMA_LIKE = ("xminigrid", "navix-farama")
 FARAMA_TARGET = 2.0  # jaxrl / faster Farama-like peer
@@ -134,7 +144,7 @@ QUICK = {
 
 
 def has_task(lib: str, task: str) -> bool:
-    if lib in ("jaxrl", FARAMA_LIB):
+    if lib in ("jaxrl", *LOOP_LIBS):
         return True
     if lib == "jaxrl-navix":
         return task in PEER_IDS["navix"]
@@ -237,15 +247,27 @@ def measure_jax(lib: str, task: str, batch: int, args) -> dict:
     return result
 
 
-def measure_farama(task: str, args) -> dict:
-    """One Farama MiniGrid env, random actions, reset when an episode ends;
-    each of ``args.repeats`` timings runs ``args.farama_seconds`` at most
-    (``args.env_steps`` steps at most)."""
+def loop_env(lib: str, task: str):
+    """The one environment a Python-loop library steps."""
     import gymnasium as gym
     import minigrid  # noqa: F401  (registers the MiniGrid ids)
+    from minigrid.wrappers import FullyObsWrapper
+
+    if lib == "jaxrl-adapter-fullobs":
+        import jaxrl
+
+        return FullyObsWrapper(jaxrl.to_gymnasium(task))
+    env = gym.make(f"MiniGrid-{task}-v0")
+    return FullyObsWrapper(env) if lib == "farama-fullobs" else env
+
+
+def measure_farama(task: str, args, lib: str = FARAMA_LIB) -> dict:
+    """One env of ``lib`` (Farama MiniGrid, or a wrapped one), random
+    actions, reset when an episode ends; each of ``args.repeats`` timings
+    runs ``args.farama_seconds`` at most (``args.env_steps`` steps at most)."""
     import numpy as np
 
-    env = gym.make(f"MiniGrid-{task}-v0")
+    env = loop_env(lib, task)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = rng.integers(env.action_space.n, size=args.env_steps).tolist()
@@ -263,7 +285,7 @@ def measure_farama(task: str, args) -> dict:
                 break
         best = max(best, steps / (time.perf_counter() - start))
     env.close()
-    print(f"  {FARAMA_LIB} {task} B=1: {rate(best)} steps/s", flush=True)
+    print(f"  {lib} {task} B=1: {rate(best)} steps/s", flush=True)
     return {"batch": 1, "steps_per_s": best, "env_id": f"MiniGrid-{task}-v0"}
 
 
@@ -281,8 +303,9 @@ def run_worker(lib: str, args) -> None:
     jax.numpy.zeros(())  # start the backend before the first timed compile
     results = []
     for task in args.tasks:
-        if lib == FARAMA_LIB:
-            results.append({"lib": lib, "task": task, **measure_farama(task, args)})
+        if lib in LOOP_LIBS:
+            result = measure_farama(task, args, lib)
+            results.append({"lib": lib, "task": task, **result})
             out.write_text(json.dumps({"results": results}))
             continue
         for batch in args.batch_sizes:
@@ -376,7 +399,7 @@ def memory_rows(results: list, batch: int) -> list:
 
     rows = []
     for r in results:
-        if r["lib"] == FARAMA_LIB or r["batch"] != batch:
+        if r["lib"] in LOOP_LIBS or r["batch"] != batch:
             continue
         memory = r.get("memory", {})
         rows.append([r["lib"], r["task"], per_env(r["state_bytes"]),
@@ -402,6 +425,19 @@ def report(results: list, notes: list, args) -> None:
             ["task", label, "jaxrl B=1", "jaxrl B=1 / Farama"],
             farama_rows(by_key, args.tasks),
         )
+    if set(WRAPPED_LIBS) & set(args.libs):
+        rows = []
+        for task in args.tasks:
+            farama, ours = (by_key.get((lib, task, 1)) for lib in WRAPPED_LIBS)
+            rows.append(
+                [task, fmt_rate(farama), fmt_rate(ours), fmt_ratio(ours, farama)]
+            )
+        print_table(
+            f"One env in a Python loop through Farama's FullyObsWrapper ({backend})",
+            ["task", "Farama + wrapper", "jaxrl to_gymnasium + wrapper",
+             "jaxrl / Farama"],
+            rows,
+        )  # fmt: skip
     batch = max(args.batch_sizes)
     print_table(
         f"Bytes per env at batch {batch} (XLA: the compiled scan, {backend})",
