@@ -8,6 +8,7 @@
   runs) and the target side by side as heatmaps.
 """
 
+import functools
 import os
 from pathlib import Path
 
@@ -60,8 +61,10 @@ def write_artifacts(
         _save_npy(run_dir / DISTRIBUTION_FILE, learned),
         _save_npy(run_dir / TARGET_FILE, target),
     ]
-    if getattr(env, "ndim", None) == 2 and hasattr(env.all_states(), "coords"):
-        paths.append(_heatmaps(env, learned.mean(0), target, run_dir / HEATMAP_FILE))
+    coords = getattr(env.all_states(), "coords", None)  # (N, ndim), index order
+    if coords is not None and coords.shape[-1] == 2:
+        image = functools.partial(_grid_image, np.asarray(coords), env.height)
+        paths.append(_heatmaps(image, learned.mean(0), target, run_dir / HEATMAP_FILE))
     return paths
 
 
@@ -73,21 +76,20 @@ def _save_npy(path: Path, array: np.ndarray) -> Path:
     return path
 
 
-def _grid_image(env, values: np.ndarray) -> np.ndarray:
+def _grid_image(coords: np.ndarray, height: int, values: np.ndarray) -> np.ndarray:
     """``(height, height)`` image of per-state values; row = coordinate 1."""
-    coords = np.asarray(env.all_states().coords)  # (N, 2), state index order
-    image = np.zeros((env.height, env.height))
+    image = np.zeros((height, height))
     image[coords[:, 1], coords[:, 0]] = values
     return image
 
 
-def _heatmaps(env, learned: np.ndarray, target: np.ndarray, path: Path) -> Path:
+def _heatmaps(image_of, learned: np.ndarray, target: np.ndarray, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    images = (_grid_image(env, learned), _grid_image(env, target))
+    images = (image_of(learned), image_of(target))
     high = max(image.max() for image in images)
     figure, axes = plt.subplots(1, 2, figsize=(9, 4), constrained_layout=True)
     for axis, image, title in zip(
