@@ -156,10 +156,11 @@ def jaxrl_stepper(task: str, batch: int, navix_defaults: bool = False):
     from env_throughput import random_stepper
 
     import jaxrl
-    from jaxrl.batched_reset import MIN_OPTIMISTIC_BATCH
+    from jaxrl.batched_reset import OptimisticReset, batched
 
     env, params = jaxrl.make(task, **(NAVIX_DEFAULTS if navix_defaults else {}))
-    mode = "optimistic" if batch >= MIN_OPTIMISTIC_BATCH else "auto-reset"
+    chosen = batched(env, batch)  # the training default ("auto")
+    mode = "optimistic" if isinstance(chosen, OptimisticReset) else "auto-reset"
     return random_stepper(env, params, batch, mode)
 
 
