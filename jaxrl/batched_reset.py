@@ -121,14 +121,7 @@ class ExactReset:
         return jax.vmap(self._reset_one, in_axes=(0, 0, None))(keys, first, params)
 
     def _reset_one(self, key, first, params):
-        with injected_reset(first) as injection:
-            out = self.env.reset(key, params)
-        if not injection.consumed:
-            raise ValueError(
-                f"{type(self.env).__name__}.reset never took the injected level: "
-                f"some wrapper does not pass reset through to the environment"
-            )
-        return out
+        return _with_injected(first, self.env, "reset", key, params)
 
     def step(self, key, state, action, params):
         keys = jax.random.split(key, self.num_envs)
@@ -232,15 +225,22 @@ class OptimisticReset:
         return obs, state, reward, terminated, truncated, info
 
     def _step_one(self, key, env_state, action, next_start, params):
-        with injected_reset(next_start) as injection:
-            out = self.env.step(key, env_state, action, params)
-        if not injection.consumed:
-            raise ValueError(
-                f"{type(self.env).__name__}.step never took the injected reset "
-                f"state: some wrapper does not pass step through to the "
-                f"environment; use the exact reset"
-            )
-        return out
+        return _with_injected(next_start, self.env, "step", key, env_state, action,
+                              params)  # fmt: skip
+
+
+def _with_injected(state: Any, env, method: str, *args):
+    """``env.<method>(*args)`` with ``state`` injected; refused (when
+    tracing) if no environment under the wrappers took it."""
+    with injected_reset(state) as injection:
+        out = getattr(env, method)(*args)
+    if not injection.consumed:
+        raise ValueError(
+            f"{type(env).__name__}.{method} never took the injected reset state: "
+            f"some wrapper does not pass {method} through to the environment; "
+            f"use the exact reset"
+        )
+    return out
 
 
 def _restock(state: OptimisticState, fresh: Any) -> OptimisticState:
