@@ -10,6 +10,10 @@ per target) names other sizes: ``"hypergrid:ndim=2,height=16,r0=0.001"``.
 Branin and Currin); ``"mo-hypergrid:objectives=branin-currin-shubert-beale"``
 picks the objectives. Its reward has several objectives and no scalar
 reward, so it trains with the order-preserving losses only (op-tb, ...).
+
+``make_gfn_env("ising")`` is the Ising model of EB-GFN (Zhang et al., 2022):
+spins set one at a time on a periodic 3 x 3 lattice, ``log R(x) = x^T J x +
+h sum x`` with ``J = sigma A`` (sigma 0.1, h 0); ``"ising:size=2,sigma=-0.2"``.
 """
 
 import dataclasses
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jaxrl.envs.gfn.hypergrid import HyperGrid, HyperGridReward
+from jaxrl.envs.gfn.ising import Ising, IsingReward
 from jaxrl.envs.gfn.mo_hypergrid import MOHyperGrid, MOHyperGridReward
 
 
@@ -148,3 +153,15 @@ def _mo_hypergrid(
 
 # Order-preserving (op-*) losses only: the reward has several objectives.
 register_gfn_env("mo-hypergrid", _mo_hypergrid)
+
+
+def _ising(
+    size: int = 3, sigma: float = 0.1, field: float = 0.0
+) -> tuple[Ising, IsingReward]:
+    """The Ising model on a periodic ``size x size`` lattice and its reward
+    (sigma 0.1 as gfnx's EB-GFN setting; side 3 so that it enumerates)."""
+    return Ising(size), IsingReward(size, sigma, field)
+
+
+# 3 x 3 spins: 19,683 states, 512 objects; side 4 and up cannot be enumerated.
+register_gfn_env("ising", _ising)
