@@ -119,9 +119,9 @@ class HParams:
     2002); the rest are plain choices of ours.
     """
 
-    sigma_iso: float = 0.005  # traced: Iso+LineDD isotropic noise
+    sigma_iso: float = 0.005  # traced: Iso+LineDD isotropic noise (x gene range)
     sigma_line: float = 0.05  # traced: Iso+LineDD noise along x_j - x_i
-    mutation_sigma: float = 0.05  # traced: Gaussian mutation step
+    mutation_sigma: float = 0.05  # traced: Gaussian mutation step (x gene range)
     eta_mutation: float = 20.0  # traced: polynomial mutation index (larger: smaller)
     mutation_rate: float = 0.1  # traced: polynomial mutation, share of genes
     eta_crossover: float = 20.0  # traced: SBX index (larger: closer to parents)

@@ -12,6 +12,11 @@ the archive's filled cells; they keep no state (an empty tuple). Their numbers c
 from ``hparams`` (traced), so one compilation serves a sweep. Offspring are
 clipped to the task's genotype bounds only where the task has bounds.
 
+Step sizes are in units of the gene range: where the task bounds its genes
+to ``[low, high]``, ``sigma`` and ``sigma_iso`` are multiplied by
+``high - low`` (so 0.05 means 5% of the range on the arm's [0, 1] and on
+the maze's [-5, 5] alike); on an unbounded task they are absolute.
+
 - ``gaussian``: ``x + sigma N(0, I)`` (Mouret & Clune 2015).
 - ``iso_line``: Iso+LineDD (Vassiliades & Mouret 2018, arXiv 1804.03906):
   ``x_i + sigma_iso N(0, I) + sigma_line N(0, 1) (x_j - x_i)``, one line
@@ -135,6 +140,14 @@ class VariationEmitter:
                 "polynomial_mutation needs genotype_bounds or scale_bounds"
             )
 
+    @property
+    def gene_range(self) -> float:
+        """``high - low`` of the genotype bounds (1.0 when unbounded): the unit
+        of ``mutation_sigma`` and ``sigma_iso``."""
+        if self.genotype_bounds is None:
+            return 1.0
+        return float(self.genotype_bounds[1] - self.genotype_bounds[0])
+
     def init(self, key: jax.Array, archive: Archive) -> Any:
         # () rather than None: a leafless node that checkpoints restore as is
         return ()
@@ -146,8 +159,9 @@ class VariationEmitter:
         pairs = op in ("iso_line", "uniform_crossover", "sbx")
         parents = sample_elites(k_parents, archive, 2 * num if pairs else num)
         x_i, x_j = parents[:num], parents[num:]
+        width = self.gene_range
         if op == "gaussian":
-            x = gaussian_mutation(k_vary, x_i, hp.mutation_sigma)
+            x = gaussian_mutation(k_vary, x_i, hp.mutation_sigma * width)
         elif op == "polynomial_mutation":
             low, high = self.genotype_bounds or self.scale_bounds
             x = polynomial_mutation(
@@ -155,7 +169,7 @@ class VariationEmitter:
                 bounded=self.genotype_bounds is not None,
             )  # fmt: skip
         elif op == "iso_line":
-            x = iso_line(k_vary, x_i, x_j, hp.sigma_iso, hp.sigma_line)
+            x = iso_line(k_vary, x_i, x_j, hp.sigma_iso * width, hp.sigma_line)
         elif op == "uniform_crossover":
             x = uniform_crossover(k_vary, x_i, x_j, hp.crossover_rate)
         else:

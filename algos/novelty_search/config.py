@@ -107,9 +107,9 @@ class HParams:
     threshold_floor: float = 0.002  # traced: the threshold never goes below this
     threshold_decay: float = 0.95  # traced: factor after patience runs out (1: fixed)
     threshold_growth: float = 1.2  # traced: factor after a burst (1: fixed)
-    sigma_iso: float = 0.005  # traced: Iso+LineDD isotropic noise
+    sigma_iso: float = 0.005  # traced: Iso+LineDD isotropic noise (x gene range)
     sigma_line: float = 0.05  # traced: Iso+LineDD noise along x_j - x_i
-    mutation_sigma: float = 0.05  # traced: Gaussian mutation step
+    mutation_sigma: float = 0.05  # traced: Gaussian mutation step (x gene range)
     eta_mutation: float = 20.0  # traced: polynomial mutation index (larger: smaller)
     mutation_rate: float = 0.1  # traced: polynomial mutation, share of genes
     eta_crossover: float = 20.0  # traced: SBX index (larger: closer to parents)

@@ -433,3 +433,21 @@ def test_load_archive_gives_the_final_archive_back(engine_runs):
     (out.parent / "ppo" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="'ppo' run; load_archive reads"):
         jaxrl.qd.load_archive(out.parent / "ppo")
+
+
+def test_mutation_steps_are_in_units_of_the_gene_range():
+    # one elite in the middle of [-5, 5]^2000: sigma 0.05 must step by 0.5 there
+    genotype = jnp.zeros((1, 2000))
+    archive, _ = insert(
+        _grid(genotype_dim=2000), genotype, jnp.zeros(1), jnp.full((1, 2), 0.5)
+    )
+    hp = me.HParams(mutation_sigma=0.05, sigma_iso=0.05, sigma_line=0.0)
+    key = jax.random.key(3)
+    for name in ("gaussian", "iso_line"):
+        wide = me.make_emitter(name, genotype_bounds=(-5.0, 5.0))
+        free = me.make_emitter(name)
+        assert wide.gene_range == 10.0 and free.gene_range == 1.0
+        step_wide = np.asarray(wide.ask(key, archive, (), hp, 1)[0])
+        step_free = np.asarray(free.ask(key, archive, (), hp, 1)[0])
+        np.testing.assert_allclose(step_wide.std(), 0.5, rtol=0.1)
+        np.testing.assert_allclose(step_free.std(), 0.05, rtol=0.1)
