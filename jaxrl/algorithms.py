@@ -22,6 +22,7 @@ _BUILTIN_MODULES = (
     "jaxrl.algos.gflownet",
     "jaxrl.algos.map_elites",
     "jaxrl.algos.novelty_search",
+    "jaxrl.algos.ns_es",
 )
 _ALGORITHMS: dict[str, "Algorithm"] = {}
 _loaded = False
