@@ -18,6 +18,11 @@ running sums ``phi_k = theta_1 + ... + theta_k``, and the end effector is at
   ``pi / 4``, about 78.5%, of a grid over the square can be filled.
 
 Genotypes outside ``[0, 1]`` are clipped before scoring, as QDax's arm does.
+
+``extras["observation"]`` is the whole arm's shape: the end of every link,
+``0.5 + 0.5 sum_{k <= i} (cos phi_k, sin phi_k) / n`` in ``[0, 1]^2``,
+flattened as ``x1, y1, ..., xn, yn`` (the last point is the descriptor); a
+learned behaviour space (AURORA) encodes it.
 """
 
 import math
@@ -36,7 +41,8 @@ def arm_score(genotypes: jax.Array, key: jax.Array | None = None):
         key: unused (the arm is deterministic); kept for the task signature.
 
     Returns:
-        ``(fitness (N,), descriptors (N, 2), {})``, float32.
+        ``(fitness (N,), descriptors (N, 2), {"observation": (N, 2n)})``,
+        float32; the observation holds every link's end (see the module doc).
     """
     del key
     x = jnp.clip(jnp.asarray(genotypes, jnp.float32), 0.0, 1.0)
@@ -44,9 +50,12 @@ def arm_score(genotypes: jax.Array, key: jax.Array | None = None):
     theta = 2.0 * jnp.pi * x - jnp.pi
     fitness = -jnp.var(theta, axis=-1)
     phi = jnp.cumsum(theta, axis=-1)
-    reach = jnp.stack([jnp.cos(phi), jnp.sin(phi)], axis=-1).sum(-2) / num_joints
+    links = jnp.stack([jnp.cos(phi), jnp.sin(phi)], axis=-1)
+    reach = links.sum(-2) / num_joints
     descriptors = 0.5 + 0.5 * reach
-    return fitness, descriptors, {}
+    joints = 0.5 + 0.5 * jnp.cumsum(links, axis=-2) / num_joints  # (N, n, 2)
+    observation = joints.reshape(joints.shape[0], -1)
+    return fitness, descriptors, {"observation": observation}
 
 
 def arm(genotype_dim: int = 100) -> Task:

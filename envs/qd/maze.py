@@ -67,6 +67,9 @@ NUM_STEPS = 400
 NUM_INPUTS = len(RANGEFINDER_ANGLES) + len(RADAR_SLICES)  # 10
 INITIAL_DISTANCE = math.dist(START, EXIT)  # d0, about 164.08
 MIN_FITNESS = 0.01
+# the QD task's extras["observation"] keeps every 10th position of the path, as
+# AURORA's example subsamples its trajectories (400 steps: 40 points, 80 values)
+OBSERVATION_STRIDE = 10
 
 
 @struct.dataclass
@@ -297,16 +300,23 @@ def hard_maze_score(genotypes: jax.Array, key: jax.Array | None = None):
         key: unused (the maze is deterministic); kept for the task signature.
 
     Returns:
-        ``(fitness (N,), descriptors (N, 2), {"is_solved": (N,) bool})``:
-        fitness ``max((d0 - d) / d0, 0.01)`` with ``d`` the final distance to
-        the exit and ``d0`` the start's; descriptor the final (x, y).
+        ``(fitness (N,), descriptors (N, 2), extras)``: fitness
+        ``max((d0 - d) / d0, 0.01)`` with ``d`` the final distance to the
+        exit and ``d0`` the start's; descriptor the final (x, y). ``extras``
+        holds ``"is_solved"`` ``(N,)`` bool and ``"observation"`` ``(N, 2 *
+        NUM_STEPS // OBSERVATION_STRIDE)`` float32: the positions after
+        steps 10, 20, ..., 400 (the last one the descriptor), each divided by
+        the world size so it lies in [0, 1], flattened as ``x1, y1, x2, y2,
+        ...`` (what a learned behaviour space, e.g. AURORA's, encodes).
     """
     del key
     genotypes = jnp.asarray(genotypes, jnp.float32)
-    pos, solved, _ = jax.vmap(rollout)(genotypes)
+    pos, solved, path = jax.vmap(rollout)(genotypes)
     progress = (INITIAL_DISTANCE - exit_distance(pos)) / INITIAL_DISTANCE
     fitness = jnp.maximum(progress, MIN_FITNESS)
-    return fitness, pos, {"is_solved": solved}
+    points = path[:, OBSERVATION_STRIDE - 1 :: OBSERVATION_STRIDE] / WORLD_SIZE
+    observation = points.reshape(points.shape[0], -1).astype(jnp.float32)
+    return fitness, pos, {"is_solved": solved, "observation": observation}
 
 
 def hard_maze(genotype_dim: int = num_policy_params(5)) -> Task:
