@@ -16,6 +16,7 @@ No JAX here: NumPy, and matplotlib and rich imported when first needed.
 """
 
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -407,6 +408,12 @@ def _write_report(out_dir: Path, runs: list[Run], labels: dict, table: str) -> N
         f"![learning curves ({unit})]({figure.name})"
         for unit, figure in figures.items()
     ]
+    pictures = [(k, path) for k, run in enumerate(runs) for path in _pictures(run)]
+    if pictures:
+        text += ["", "## Pictures the runs left", ""]
+        for k, path in pictures:
+            relative = os.path.relpath(path.resolve(), out_dir.resolve())
+            text.append(f"![{labels[k, 0]}: {path.name}]({relative})")
     text += ["", "## Runs", ""]
     for k, run in enumerate(runs):
         text.append(
@@ -415,6 +422,12 @@ def _write_report(out_dir: Path, runs: list[Run], labels: dict, table: str) -> N
         )
     with open(out_dir / REPORT_FILE, "x") as file:  # "x": never overwrite
         file.write("\n".join(text) + "\n")
+
+
+def _pictures(run: Run) -> list[Path]:
+    """The images a run left besides its learning curves (a QD archive, the
+    maze's final positions, a GFlowNet's distributions), by name."""
+    return sorted(p for p in run.path.glob("*.png") if p.name != CURVES_FILE)
 
 
 def _provenance(run: Run) -> str:

@@ -276,6 +276,7 @@ def test_compare_work_units_and_a_run_without_results(tmp_path):
         work_unit="evaluations",
     )
     qd = _make_run(tmp_path / "qd", qd_results, work_per_step=32)
+    (qd / "archive.png").write_bytes(b"\x89PNG")  # a QD run's picture
     config = {"algorithm": "ppo", "target": "Empty-5x5", "seeds": [0, 1, 2, 3],
               "settings": [{}], "num_steps": 10, "work_unit": "env steps"}  # fmt: skip
     killed = _make_run(tmp_path / "killed", None, num_steps=6, config=config)
@@ -284,7 +285,9 @@ def test_compare_work_units_and_a_run_without_results(tmp_path):
 
     row = next(line for line in markdown.splitlines() if "Empty-5x5" in line)
     assert "| unknown at step 6/10, estimated |" in row
-    assert "estimated: the run wrote no results.json" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "estimated: the run wrote no results.json" in text
+    assert "(../qd/archive.png)" in text  # linked from where the report lies
     # Final values estimated from metrics.jsonl: window max(1, 6 // 10) = 1
     # step, the last (6), where run r returned (6 + r) / 10 -> 0.6 .. 0.9.
     assert "| 0.75 ± 0.112 |" in row

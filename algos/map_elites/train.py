@@ -21,6 +21,7 @@ from jaxrl.algos.map_elites.archive import (
     cvt_centroids,
     grid_archive,
 )
+from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
 from jaxrl.algos.map_elites.config import (
     TASK,
     Config,
@@ -136,6 +137,9 @@ def make_program(
         lower_is_better=("num_rejected",),
         is_healthy=_is_healthy,
         check_hparams=check_hparams,
+        artifacts=lambda state, run_dir: write_qd_artifacts(
+            run_dir, task.name, state.qd.archive
+        ),
         description={
             "algorithm": "map-elites",
             "target": target or task.name,

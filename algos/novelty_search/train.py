@@ -17,6 +17,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.algos.map_elites.archive import grid_archive
+from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
 from jaxrl.algos.map_elites.config import as_task, descriptor_box, number_or_task
 from jaxrl.algos.map_elites.emitters import make_emitter
 from jaxrl.algos.novelty_search.archive import empty_archive
@@ -141,6 +142,9 @@ def make_program(
         lower_is_better=("num_rejected", "num_overflow"),
         is_healthy=_is_healthy,
         check_hparams=check_hparams,
+        artifacts=lambda state, run_dir: write_qd_artifacts(
+            run_dir, task.name, state.ns.archive
+        ),
         description={
             "algorithm": "novelty-search",
             "target": target or task.name,

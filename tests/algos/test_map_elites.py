@@ -383,6 +383,9 @@ def test_resume_equals_the_uninterrupted_run(engine_runs):
     a, b = resumed.state.qd.archive, whole.state.qd.archive
     jax.tree.map(np.testing.assert_array_equal, a, b)
     assert json.loads(results.read_text())["status"] == "done"
+    # the run's picture of its archive (2 descriptors; the arm, not the maze)
+    assert (out / "archive.png").stat().st_size > 1000
+    assert not (out / "final_positions.png").exists()
 
 
 def test_archive_pictures(tmp_path):
@@ -451,3 +454,18 @@ def test_mutation_steps_are_in_units_of_the_gene_range():
         step_free = np.asarray(free.ask(key, archive, (), hp, 1)[0])
         np.testing.assert_allclose(step_wide.std(), 0.5, rtol=0.1)
         np.testing.assert_allclose(step_free.std(), 0.05, rtol=0.1)
+
+
+def test_hard_maze_runs_draw_their_final_positions(tmp_path):
+    from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
+    from jaxrl.algos.novelty_search import empty_archive
+
+    archive = jax.tree.map(lambda x: x[None], empty_archive(4, 3, 2))  # one run
+    archive = archive.replace(
+        descriptors=jnp.array([[[36.0, 184.0], [31.0, 20.0], [0, 0], [0, 0]]]),
+        fitness=jnp.array([[0.01, 1.0, -jnp.inf, -jnp.inf]]),
+        is_valid=jnp.array([[True, True, False, False]]),
+    )
+    paths = write_qd_artifacts(tmp_path, "hard-maze", archive)
+    assert [p.name for p in paths] == ["archive.png", "final_positions.png"]
+    assert all(p.stat().st_size > 1000 for p in paths)

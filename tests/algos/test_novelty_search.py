@@ -325,6 +325,7 @@ def test_resume_equals_the_uninterrupted_run_and_loads_the_archive(tmp_path):
                  whole.state.ns.archive)  # fmt: skip
     loaded = jaxrl.qd.load_archive(out)
     jax.tree.map(np.testing.assert_array_equal, loaded, whole.state.ns.archive)
+    assert (out / "archive.png").stat().st_size > 1000  # descriptors as points
 
 
 def test_command_line_trains_nslc_with_a_ring_archive(tmp_path, capsys):
