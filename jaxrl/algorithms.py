@@ -23,6 +23,7 @@ _BUILTIN_MODULES = (
     "jaxrl.algos.map_elites",
     "jaxrl.algos.novelty_search",
     "jaxrl.algos.ns_es",
+    "jaxrl.algos.aurora",
 )
 _ALGORITHMS: dict[str, "Algorithm"] = {}
 _loaded = False
