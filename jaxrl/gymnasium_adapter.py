@@ -58,6 +58,7 @@ from jaxrl.gymnasium_convert import (
     to_action,
     to_numpy,
 )
+from jaxrl.gymnasium_registration import gymnasium_id
 from jaxrl.wrappers import uses_step_env
 
 _RENDER_FPS = 10  # metadata["render_fps"] unless the environment sets render_fps
@@ -106,9 +107,10 @@ def to_gymnasium(
         return GymnasiumVectorEnv(*_make(env_id, make_kwargs), num_envs)
     env, params = _make(env_id, make_kwargs)
     gym_env = GymnasiumEnv(env, params, render_mode=render_mode)
-    # A spec lets check_env test seeded determinism and re-create the env.
+    # A spec lets check_env test seeded determinism and re-create the env;
+    # its id is the one gymnasium's registry knows the environment by.
     gym_env.spec = EnvSpec(
-        id=f"jaxrl/{registry.canonical_id(env_id)}",
+        id=gymnasium_id(registry.canonical_id(env_id)),
         entry_point=to_gymnasium,
         nondeterministic=False,
         kwargs={"env_id": env_id, **make_kwargs},

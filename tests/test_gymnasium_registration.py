@@ -126,3 +126,16 @@ def test_unknown_ids_and_keywords_give_clear_errors():
         gymnasium.make_vec("jaxrl/NoSuchEnv-v0", num_envs=2)
     with pytest.raises(TypeError, match="no_such_option"):
         gymnasium.make(ID, no_such_option=1)
+
+
+def test_to_gymnasium_spec_id_is_the_registered_id():
+    """``to_gymnasium``'s spec names the environment as gymnasium's registry
+    does (``-v0`` added, an id's own version kept), so either spec makes it."""
+    for env_id in ("Empty-5x5", "ObstructedMaze-Full-v1"):
+        ours = jaxrl.to_gymnasium(env_id)
+        registered = gymnasium.make(registration.gymnasium_id(env_id))
+        assert ours.spec.id == registered.spec.id == registration.gymnasium_id(env_id)
+        assert gymnasium.spec(ours.spec.id).kwargs == {"env_id": env_id}
+        remade = gymnasium.make(ours.spec.id)
+        assert isinstance(remade.unwrapped, GymnasiumEnv)
+        assert remade.unwrapped._env is ours._env  # the same id and kwargs
