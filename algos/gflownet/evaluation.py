@@ -5,6 +5,13 @@ where ``P(reach s') = sum_{parents s} P(reach s) P_F(s' | s)``. It is computed
 in log space, level by level (``lax.scan`` over levels, every state of a
 level at once, ``logsumexp`` over incoming edges), so nothing underflows
 however small a probability gets.
+
+Environments too large to enumerate are evaluated on their modes instead,
+when the DAG is a tree (``env.is_tree``: one parent a state) and the reward
+lists its modes (``mode_distances``, ``mode_threshold``, ``test_objects``):
+each object then has one path from s0, so ``log p(x)`` is exactly the sum of
+log P_F along it (:func:`tree_log_probs`); :func:`mark_found_modes` keeps
+the set of modes a sample has come within ``mode_threshold`` of.
 """
 
 from typing import NamedTuple
@@ -162,3 +169,52 @@ def spearman(a: jax.Array, b: jax.Array, keep: jax.Array) -> jax.Array:
     return jnp.where(
         spread > 0, jnp.sum(da * db) / jnp.where(spread > 0, spread, 1.0), 0.0
     )
+
+
+def tree_log_probs(env, objects, forward_logits) -> jax.Array:
+    """``(M,)`` exact log p(x) of objects of a tree-shaped DAG.
+
+    Each object's unique path is walked back to s0 (the one valid backward
+    action at each state), then log P_F of its ``max_length`` edges (at most)
+    is summed: with one path per object, that sum is log p(x).
+
+    Args:
+        env: a :class:`~jaxrl.envs.gfn.base.GFNEnvironment` with ``is_tree``.
+        objects: terminal states, leaves ``(M, ...)``.
+        forward_logits: ``(..., obs) -> (..., A)`` P_F's logits.
+
+    Returns:
+        ``(M,)`` float32 log-probabilities of sampling each object.
+    """
+
+    def back(state, _):
+        mask = env.backward_mask(state)
+        action = jnp.argmax(mask).astype(jnp.int32)  # the only valid one
+        is_edge = jnp.any(mask)  # false once at s0
+        parent = env.backward_step(state, action)
+        parent = jax.tree.map(lambda p, s: jnp.where(is_edge, p, s), parent, state)
+        return parent, (parent, action, is_edge)
+
+    def one(obj):
+        _, path = jax.lax.scan(back, obj, length=env.max_length)
+        return path
+
+    parents, actions, is_edge = jax.vmap(one)(objects)  # leaves (M, T, ...)
+    obs = map_states(env.observe, parents, 2)
+    log_pf = masked_log_softmax(
+        forward_logits(obs), map_states(env.forward_mask, parents, 2)
+    )
+    taken = jnp.take_along_axis(log_pf, actions[..., None], axis=-1)[..., 0]
+    return jnp.sum(jnp.where(is_edge, taken, 0.0), axis=-1)
+
+
+def mark_found_modes(is_found: jax.Array, distances: jax.Array, threshold) -> jax.Array:
+    """``(K,)`` bool: ``is_found``, plus the modes some object of the batch
+    is within ``threshold`` of (Hamming distance ``<=``).
+
+    Args:
+        is_found: ``(K,)`` bool, modes found so far.
+        distances: ``(B, K)`` each sampled object's distance to each mode.
+        threshold: the largest distance that finds a mode.
+    """
+    return is_found | jnp.any(distances <= threshold, axis=0)

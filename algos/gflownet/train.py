@@ -6,6 +6,15 @@ forward policy's own log-probabilities, one Adam update) followed by one
 exact evaluation of the forward policy. The evaluation schedule is thus
 static (a Python loop length), not a ``lax.cond`` on a step counter that
 ``vmap`` would batch.
+
+An enumerable environment is evaluated over every state (L1, KL, JSD, log Z
+error, Spearman over every object). One too large to enumerate is evaluated
+on its modes: it must be a tree (``env.is_tree``) and its reward must list
+its modes (``mode_distances(state) -> (K,)``, ``mode_threshold``,
+``test_objects()``); ``modes_found`` then counts the modes some sampled
+object has come within ``mode_threshold`` of (the set is kept in the state),
+and ``spearman`` compares the exact log p(x) with log R(x) on the test
+objects. The other distances are left out of its metrics.
 """
 
 import dataclasses
@@ -30,7 +39,10 @@ from jaxrl.algos.gflownet.config import (
 from jaxrl.algos.gflownet.evaluation import (
     enumerate_states,
     exact_metrics,
+    mark_found_modes,
+    spearman,
     terminating_log_probs,
+    tree_log_probs,
 )
 from jaxrl.algos.gflownet.losses import gfn_loss, log_partition_estimate
 from jaxrl.algos.gflownet.pareto import ParetoMetrics, pareto_metrics
@@ -63,24 +75,36 @@ class GFNState:
     opt_state: Any  # optax state
     key: jax.Array  # typed PRNG key
     iteration: jax.Array  # () int32, training iterations done
-    is_visited: jax.Array  # (num_states,) bool: objects sampled at least once
+    # (num_states,) bool: objects sampled at least once; (0,) where the
+    # environment is not enumerable
+    is_visited: jax.Array
     batch_log_z: jax.Array  # () float32, last batch's mean log Z estimate
     replay: ReplayBuffer | None = None  # Config.replay_size > 0 only
+    # (num_modes,) bool, a reward that lists its modes on an environment that
+    # is not enumerable: modes some sampled object came within
+    # mode_threshold of; None otherwise
+    is_mode_found: jax.Array | None = None
 
 
 class Metrics(NamedTuple):
-    """Per-step metrics (one step = ``eval_every`` iterations + evaluation)."""
+    """Per-step metrics (one step = ``eval_every`` iterations + evaluation).
+
+    Fields marked "enumerable" are None (absent from the history) for an
+    environment evaluated on its modes."""
 
     loss: jax.Array  # () mean training loss over the step's iterations
     log_reward: jax.Array  # () mean log R of the objects sampled for training
-    l1: jax.Array  # () sum_x |p(x) - R(x)/Z| under the forward policy
-    l1_mean: jax.Array  # () the same, averaged over objects instead of summed
-    kl: jax.Array  # () KL(R/Z || p)
-    jsd: jax.Array  # () Jensen-Shannon divergence between p and R/Z
+    l1: jax.Array | None  # () sum_x |p(x) - R(x)/Z| (enumerable)
+    l1_mean: jax.Array | None  # () the same, averaged over objects (enumerable)
+    kl: jax.Array | None  # () KL(R/Z || p) (enumerable)
+    jsd: jax.Array | None  # () Jensen-Shannon divergence, p and R/Z (enumerable)
     log_z: jax.Array  # () the learned log Z
-    logz_error: jax.Array  # () |learned log Z - true log Z|
-    modes_found: jax.Array  # () int32, reward modes sampled at least once
+    logz_error: jax.Array | None  # () |learned log Z - true log Z| (enumerable)
+    # () int32: enumerable, reward modes (is_mode) sampled at least once; else
+    # modes some sampled object came within the reward's mode_threshold of
+    modes_found: jax.Array
     # () Spearman correlation of log p(x) and log R(x) over every object
+    # (enumerable) or over the reward's test objects
     spearman: jax.Array
     # rewards with several objectives only (else None, absent from the
     # history): probability on the true front, IGD, IGD+, hypervolume
@@ -101,6 +125,11 @@ class _Setup:
     network: GFNPolicy
     state_ndim: int  # ndim of the first leaf of one state
     log_z_model: Any = None  # Config.conditional: beta (.., 1) -> log Z (.., 1)
+    num_modes: int = 0  # modes the reward lists (not enumerable), else 0
+
+    @property
+    def is_enumerable(self) -> bool:
+        return bool(getattr(self.env, "is_enumerable", False))
 
 
 def make_program(config: Config, env, reward, target: str | None = None) -> Program:
@@ -109,9 +138,13 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
     Args:
         config: static settings (``config.loss`` picks the objective).
         env: an enumerable :class:`~jaxrl.envs.gfn.base.GFNEnvironment`
-            (exact evaluation lists its states).
+            (exact evaluation lists its states), or a tree-shaped one
+            (``is_tree``) whose reward lists its modes (see the module
+            docstring).
         reward: an object with ``log_reward(state)``, and ``is_mode(state)``
-            for ``modes_found`` (0 without it). A reward with several
+            for ``modes_found`` (0 without it); on an environment that is not
+            enumerable, ``mode_distances``, ``mode_threshold`` and
+            ``test_objects`` too. A reward with several
             objectives also has ``objectives(state) -> (K,)`` (maximised) and
             optionally ``reference_point`` (the hypervolume's, default 0):
             it trains only with an order-preserving loss, and each
@@ -124,7 +157,8 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
 
     Raises:
         TypeError: ``config`` is not a gflownet ``Config``.
-        ValueError: the environment cannot be enumerated, a reward is zero,
+        ValueError: the environment cannot be enumerated (and is not a tree
+            with a reward that lists its modes), a reward is zero,
             negative or NaN (no finite log R), or the objective needs every
             state to be able to exit and here it cannot, or the reward has
             several objectives and the loss is not order-preserving.
@@ -133,11 +167,9 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         raise TypeError(
             f"config must be a gflownet.Config, got {type(config).__name__}"
         )
-    if not getattr(env, "is_enumerable", False):
-        raise ValueError(
-            f"{env!r} cannot be enumerated; GFlowNet training here evaluates "
-            "exactly over every state and needs an enumerable environment"
-        )
+    is_enumerable = bool(getattr(env, "is_enumerable", False))
+    if not is_enumerable:
+        _check_mode_evaluation(env, reward)
     if config.loss in ("mdb", "fldb") and not env.has_exit_everywhere:
         raise ValueError(
             f"loss {config.loss!r} needs log R on every state (every state may "
@@ -150,7 +182,14 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
             f"Config.loss must be order-preserving ({', '.join(OP_LOSS_NAMES)}), "
             f"got {config.loss!r}"
         )
-    check_log_rewards(env, reward)
+    if is_multi and not is_enumerable:
+        raise ValueError(f"{reward!r} has several objectives; their metrics need an "
+                         f"enumerable environment, and {env!r} is not")  # fmt: skip
+    num_modes = 0
+    if is_enumerable:
+        check_log_rewards(env, reward)
+    else:
+        num_modes = _check_test_objects(env, reward)
     network = GFNPolicy(
         num_actions=env.num_actions,
         hidden_size=config.hidden_size,
@@ -159,12 +198,21 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         use_shared_trunk=config.use_shared_trunk,
     )
     curves = (Curve("l1", "L1 to R/Z"), Curve("kl", "KL(R/Z || p)"))
+    if not is_enumerable:
+        curves = (Curve("spearman", "Spearman(log p, log R), test set"),)
     if is_multi:
         curves = (Curve("pareto.mass", "probability on the Pareto front"),
                   Curve("pareto.igd", "IGD to the Pareto front"))  # fmt: skip
     state_ndim = jax.tree.leaves(jax.eval_shape(env.initial_state))[0].ndim
     log_z_model = _MLP(LOG_Z_WIDTH, 1) if config.conditional else None
-    setup = _Setup(config, env, reward, network, state_ndim, log_z_model)
+    setup = _Setup(config, env, reward, network, state_ndim, log_z_model, num_modes)
+    artifacts = None
+    if is_enumerable:
+
+        def artifacts(state, run_dir):
+            return write_artifacts(env, reward, network, state, run_dir,
+                                   conditional=config.conditional)  # fmt: skip
+
     return Program(
         init=lambda key, hparams: _init(setup, key, hparams),
         step=lambda state, hparams: _step(setup, hparams, state),
@@ -172,14 +220,12 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         work_per_step=config.eval_every * config.batch_size,
         work_unit="trajectories",
         final=final_scores,
-        primary="pareto.mass" if is_multi else "l1",
+        primary="pareto.mass" if is_multi else "l1" if is_enumerable else "modes_found",
         curves=(*curves, Curve("modes_found", "modes found")),
         lower_is_better=_LOWER_IS_BETTER,
         is_healthy=lambda state: all_finite((state.params, state.opt_state)),
         check_hparams=check_hparams,
-        artifacts=lambda state, run_dir: write_artifacts(
-            env, reward, network, state, run_dir, conditional=config.conditional
-        ),
+        artifacts=artifacts,
         description={
             "algorithm": "gfn",
             "target": target or repr(env),
@@ -218,13 +264,17 @@ def make_optimizer(hparams: HParams) -> optax.GradientTransformation:
 
 
 def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each run's last evaluation: ``l1``, ``kl``, ``jsd``, ``logz_error``,
-    ``modes_found``, ``spearman`` (and the ``pareto.*`` metrics of a reward with several
-    objectives), as ``(R,)`` float64 arrays."""
+    """Each run's last evaluation: ``l1``, ``kl``, ``jsd``, ``logz_error``
+    (enumerable environments), ``modes_found``, ``spearman`` (and the
+    ``pareto.*`` metrics of a reward with several objectives), as ``(R,)``
+    float64 arrays."""
     names = ("l1", "kl", "jsd", "logz_error", "modes_found", "spearman")
-    pareto = ("pareto.mass", "pareto.igd", "pareto.igd_plus", "pareto.hypervolume")
-    names += tuple(n for n in pareto if n in history)
-    return {name: np.asarray(history[name], np.float64)[:, -1] for name in names}
+    names += ("pareto.mass", "pareto.igd", "pareto.igd_plus", "pareto.hypervolume")
+    return {
+        name: np.asarray(history[name], np.float64)[:, -1]
+        for name in names
+        if name in history
+    }
 
 
 def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> GFNState:
@@ -241,9 +291,14 @@ def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> GFNState:
         opt_state=make_optimizer(hparams).init(params),
         key=key,
         iteration=jnp.int32(0),
-        is_visited=jnp.zeros((setup.env.num_states,), bool),
+        is_visited=jnp.zeros(
+            (setup.env.num_states if setup.is_enumerable else 0,), bool
+        ),
         batch_log_z=jnp.float32(0.0),
         replay=_empty_replay(setup),
+        is_mode_found=(
+            None if setup.is_enumerable else jnp.zeros((setup.num_modes,), bool)
+        ),
     )
 
 
@@ -356,26 +411,45 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
     zeta = jax.vmap(log_partition_estimate, in_axes=(1, 1, 0, 1))(
         terms.log_pf, terms.log_pb, terms.log_reward, terms.is_valid
     )
-    index = jax.vmap(env.state_index)(objects)
+    if setup.is_enumerable:
+        index = jax.vmap(env.state_index)(objects)
+        state = state.replace(is_visited=state.is_visited.at[index].set(True))
+    else:
+        distances = jax.vmap(setup.reward.mode_distances)(objects)
+        state = state.replace(
+            is_mode_found=mark_found_modes(
+                state.is_mode_found, distances, setup.reward.mode_threshold
+            )
+        )
     state = state.replace(
         params=optax.apply_updates(state.params, updates),
         opt_state=opt_state,
         key=key,
         iteration=state.iteration + 1,
-        is_visited=state.is_visited.at[index].set(True),
         batch_log_z=jnp.mean(zeta),
     )
     return state, (loss, jnp.mean(terms.log_reward[: config.batch_size]))
 
 
 def _step(setup: _Setup, hparams: HParams, state: GFNState):
-    """``eval_every`` training iterations, then one exact evaluation."""
+    """``eval_every`` training iterations, then one evaluation (exact over
+    every state, or on the modes of an environment that is not enumerable)."""
     optimizer = make_optimizer(hparams)
     state, (losses, log_rewards) = jax.lax.scan(
         lambda s, _: _iteration(setup, hparams, optimizer, s),
         state,
         length=setup.config.eval_every,
     )
+    evaluate = _exact_evaluation if setup.is_enumerable else _mode_evaluation
+    state, metrics = evaluate(setup, state)
+    return state, metrics._replace(
+        loss=jnp.mean(losses), log_reward=jnp.mean(log_rewards)
+    )
+
+
+def _exact_evaluation(setup: _Setup, state: GFNState):
+    """Metrics over every state of an enumerable environment (``loss`` and
+    ``log_reward`` are filled in by the caller)."""
     env, enum = setup.env, enumerate_states(setup.env, setup.reward)
     net = state.params.net
     obs = enum.obs
@@ -384,7 +458,10 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
     logits = setup.network.apply(net, obs, method=GFNPolicy.forward_logits)
     log_p = terminating_log_probs(env, enum, logits)
     exact = exact_metrics(log_p, enum.log_reward, enum.forward_mask[:, env.exit_action])
-    log_z = _learned_log_z(setup, state, enum, logits)
+    start = env.state_index(env.initial_state())
+    log_z = _learned_log_z(
+        setup, state, logits[start], enum.forward_mask[start], enum.log_reward[start]
+    )
     pareto = None
     if hasattr(setup.reward, "objectives"):
         key, k_eval = jax.random.split(state.key)
@@ -395,8 +472,8 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
             setup.config.pareto_samples, getattr(setup.reward, "reference_point", 0.0),
         )  # fmt: skip
     return state, Metrics(
-        loss=jnp.mean(losses),
-        log_reward=jnp.mean(log_rewards),
+        loss=jnp.float32(0.0),
+        log_reward=jnp.float32(0.0),
         l1=exact.l1,
         l1_mean=exact.l1_mean,
         kl=exact.kl,
@@ -407,6 +484,78 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
         spearman=exact.spearman,
         pareto=pareto,
     )
+
+
+def _mode_evaluation(setup: _Setup, state: GFNState):
+    """Modes found so far, and the Spearman correlation of the exact log p(x)
+    (one path per object) with log R(x) over the reward's test objects."""
+    env, reward, net = setup.env, setup.reward, state.params.net
+
+    def forward_logits(obs):
+        if setup.config.conditional:  # evaluated at beta = 1
+            obs = conditioned(obs, jnp.ones(obs.shape[:-1], jnp.float32))
+        return setup.network.apply(net, obs, method=GFNPolicy.forward_logits)
+
+    test = jax.tree.map(jnp.asarray, reward.test_objects())
+    log_p = tree_log_probs(env, test, forward_logits)
+    log_r = map_states(reward.log_reward, test, 1)
+    s0 = env.initial_state()
+    log_z = _learned_log_z(
+        setup, state, forward_logits(env.observe(s0)), env.forward_mask(s0),
+        reward.log_reward(s0),
+    )  # fmt: skip
+    return state, Metrics(
+        loss=jnp.float32(0.0),
+        log_reward=jnp.float32(0.0),
+        l1=None,
+        l1_mean=None,
+        kl=None,
+        jsd=None,
+        log_z=log_z,
+        logz_error=None,
+        modes_found=jnp.sum(state.is_mode_found, dtype=jnp.int32),
+        spearman=spearman(log_p, log_r, jnp.ones(log_p.shape, bool)),
+    )
+
+
+def _check_mode_evaluation(env, reward) -> None:
+    """An environment that is not enumerable is evaluated on its modes: it
+    must be a tree and its reward must list its modes."""
+    needed = ("mode_distances", "mode_threshold", "test_objects")
+    missing = [name for name in needed if not hasattr(reward, name)]
+    if getattr(env, "is_tree", False) and not missing:
+        return
+    why = [] if getattr(env, "is_tree", False) else [f"{env!r} is not a tree (is_tree)"]
+    if missing:
+        why.append(f"{reward!r} lacks {', '.join(missing)}")
+    raise ValueError(
+        f"{env!r} cannot be enumerated; GFlowNet training here evaluates exactly "
+        "over every state, or else on the modes, which needs a tree-shaped "
+        f"environment and a reward with {', '.join(needed)}: {'; '.join(why)}"
+    )
+
+
+def _check_test_objects(env, reward) -> int:
+    """The reward's test objects are terminal states with a finite log R;
+    returns the number of modes (the length of ``mode_distances``).
+
+    Raises:
+        ValueError: naming the first test object that is not terminal or
+            whose log R is not finite.
+    """
+    test = reward.test_objects()
+    log_r, is_terminal = jax.jit(lambda t: (
+        map_states(reward.log_reward, t, 1), map_states(env.is_terminal, t, 1)
+    ))(test)  # fmt: skip
+    bad = np.flatnonzero(~np.isfinite(np.asarray(log_r)) | ~np.asarray(is_terminal))
+    if bad.size:
+        raise ValueError(
+            f"{reward!r}: test object {bad[0]} has log R = {log_r[bad[0]]} and "
+            f"is_terminal = {bool(is_terminal[bad[0]])}; test objects must be "
+            "terminal states with a finite log R"
+        )
+    one = jax.tree.map(lambda x: x[0], test)
+    return jax.eval_shape(reward.mode_distances, one).shape[0]
 
 
 def conditioned(obs: jax.Array, beta: jax.Array | None) -> jax.Array:
@@ -420,20 +569,21 @@ def conditioned(obs: jax.Array, beta: jax.Array | None) -> jax.Array:
     return jnp.concatenate([obs, column], axis=-1)
 
 
-def _learned_log_z(setup: _Setup, state: GFNState, enum, logits) -> jax.Array:
+def _learned_log_z(setup: _Setup, state: GFNState, start_logits, start_mask,
+                   start_log_reward) -> jax.Array:  # fmt: skip
     """The model's log Z: the parameter for tb/db/fldb/subtb; for mdb
     ``log R(s0) - log P_F(exit | s0)`` (its implied F(s0)); for (op-)fm the total
-    edge flow out of s0; for vargrad the last batch's mean estimate."""
-    loss, env = setup.config.loss, setup.env
+    edge flow out of s0; for vargrad the last batch's mean estimate.
+    ``start_*``: P_F's logits ``(A,)``, the forward mask and log R at s0."""
+    loss = setup.config.loss
     if loss in LOG_Z_LOSSES and setup.log_z_model is not None:
         return setup.log_z_model.apply(state.params.log_z, jnp.ones((1, 1)))[0, 0]
     if loss in LOG_Z_LOSSES:
         return state.params.log_z
     if loss == "vargrad":
         return state.batch_log_z
-    start = env.state_index(env.initial_state())
-    mask = enum.forward_mask[start]
     if loss in ("fm", "op-fm"):
-        return masked_logsumexp(logits[start], mask)
-    log_pf_exit = logits[start, env.exit_action] - masked_logsumexp(logits[start], mask)
-    return enum.log_reward[start] - log_pf_exit
+        return masked_logsumexp(start_logits, start_mask)
+    exit_action = setup.env.exit_action
+    log_pf_exit = start_logits[exit_action] - masked_logsumexp(start_logits, start_mask)
+    return start_log_reward - log_pf_exit

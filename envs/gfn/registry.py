@@ -14,6 +14,10 @@ reward, so it trains with the order-preserving losses only (op-tb, ...).
 ``make_gfn_env("ising")`` is the Ising model of EB-GFN (Zhang et al., 2022):
 spins set one at a time on a periodic 3 x 3 lattice, ``log R(x) = x^T J x +
 h sum x`` with ``J = sigma A`` (sigma 0.1, h 0); ``"ising:size=2,sigma=-0.2"``.
+
+``make_gfn_env("bitseq")`` is the bit-sequence task of Malkin et al. (2022):
+120 bits written 8 at a time, 60 modes, ``R = exp(-2 d)``; it cannot be
+enumerated and is evaluated on its modes (``"bitseq:n=40,num_modes=20"``).
 """
 
 import dataclasses
@@ -21,6 +25,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from jaxrl.envs.gfn.bitseq import BitSequence, BitSequenceReward
 from jaxrl.envs.gfn.hypergrid import HyperGrid, HyperGridReward
 from jaxrl.envs.gfn.ising import Ising, IsingReward
 from jaxrl.envs.gfn.mo_hypergrid import MOHyperGrid, MOHyperGridReward
@@ -153,6 +158,27 @@ def _mo_hypergrid(
 
 # Order-preserving (op-*) losses only: the reward has several objectives.
 register_gfn_env("mo-hypergrid", _mo_hypergrid)
+
+
+def _bitseq(
+    n: int = 120,
+    k: int = 8,
+    num_modes: int = 60,
+    beta: float = 2.0,
+    distance_norm: str = "none",
+    mode_seed: int = 0,
+    mode_threshold: int = 30,
+) -> tuple[BitSequence, BitSequenceReward]:
+    """Bit sequences written word by word, left to right, and their reward
+    (defaults: Malkin et al., 2022, as gflownet-rl's bitseq code sets them)."""
+    reward = BitSequenceReward(
+        n, k, num_modes, beta, distance_norm, mode_seed, mode_threshold
+    )
+    return BitSequence(n, k), reward
+
+
+# Not enumerable: evaluated on modes found and a test set around the modes.
+register_gfn_env("bitseq", _bitseq)
 
 
 def _ising(
