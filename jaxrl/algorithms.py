@@ -24,6 +24,7 @@ _BUILTIN_MODULES = (
     "jaxrl.algos.novelty_search",
     "jaxrl.algos.ns_es",
     "jaxrl.algos.aurora",
+    "jaxrl.algos.serene",
 )
 _ALGORITHMS: dict[str, "Algorithm"] = {}
 _loaded = False
