@@ -1,0 +1,277 @@
+"""SERENE: the emitter pieces by hand (candidate queue, slot start, reward
+archive rule, improvement, stagnation), config checks, and one whole run on
+a sparse task (reward only near one corner of the descriptor box) that the
+engine checkpoints and resumes: reward found only by exploration, emitters
+started only once it is, the budget split between chunks, emitters that stop,
+reward improved by the emitters, one trace of the step."""
+
+import dataclasses
+import json
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from rich.console import Console
+
+import jaxrl
+from jaxrl import cli
+from jaxrl.algos import serene
+from jaxrl.algos.serene import emitters as em
+from jaxrl.envs import qd
+
+QUIET = Console(quiet=True)
+TARGET, RADIUS = 0.85, 0.15  # reward > 0 only within RADIUS of (TARGET, TARGET)
+
+
+def corner_score(genotypes, key):
+    """Descriptor: the first two genes; fitness = reward, 1 at the target
+    falling to 0 at RADIUS and 0 beyond (about 7% of the unit box)."""
+    del key
+    d = genotypes[:, :2]
+    dist = jnp.sqrt(jnp.sum((d - TARGET) ** 2, axis=-1))
+    return jnp.maximum(1.0 - dist / RADIUS, 0.0), d, {}
+
+
+# 3 genes, population 8, 16 evaluations a generation, chunks of 2
+# generations, 2 emitter slots of 2 members (4 offspring each: 8 rows), a
+# 3-generation bootstrap and a stagnation window of 6 lists
+TINY = serene.Config(
+    genotype_dim=3, population_size=8, batch_size=16, num_iterations=40,
+    chunk_size=32, archive_capacity=64, num_emitters=2, emitter_population=2,
+    bootstrap_generations=3, improvement_window=1, stagnation_base=6,
+    stagnation_per_gene=0.0, stagnation_span=2, candidate_capacity=8,
+    reward_archive_capacity=64, feedback_capacity=4, coverage_cells=8,
+    descriptor_low=0.0, descriptor_high=1.0,
+)  # fmt: skip
+HP = serene.HParams(mutation_sigma=0.1)
+
+
+def _program(config=TINY):
+    # first genotypes in [0, 0.3]^3: the rewarding corner is a walk away
+    return serene.make_program(
+        config, corner_score, "corner", genotype_bounds=(0.0, 1.0),
+        init_bounds=(0.0, 0.3),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    """One engine run: 2 seeds, 40 generations in chunks of 8, a checkpoint
+    every chunk; the step's traces counted."""
+    traces = []
+    program = _program()
+
+    def step(state, hparams):
+        traces.append(1)  # at trace time only
+        return program.step(state, hparams)
+
+    out = tmp_path_factory.mktemp("serene") / "run"
+    result = jaxrl.run(
+        dataclasses.replace(program, step=step), HP, seeds=2, progress=False,
+        console=QUIET, chunk_steps=8, checkpoint_every=1, out=out,
+        check_memory=False,  # its estimate traces the step once more
+    )  # fmt: skip
+    return result, out, len(traces)
+
+
+# --------------------------------------------------------------------------
+# the pieces, by hand
+
+
+def test_candidates_queue_only_rewarding_rows_and_start_in_novelty_order():
+    queue = em.empty_queue(3, 2, 1)
+    rows = jnp.arange(8.0).reshape(4, 2)
+    reward = jnp.array([0.0, 0.5, -1.0, 0.2])
+    queue, dropped = em.push_candidates(
+        queue, reward > 0, rows, rows[:, :1], reward, reward, jnp.full(4, 0.1)
+    )
+    # rows 1 and 3 rewarded: they wait in places 0 and 1, nothing dropped
+    assert queue.is_valid.tolist() == [True, True, False] and int(dropped) == 0
+    np.testing.assert_allclose(queue.reward[:2], [0.5, 0.2])
+    # no reward: nothing joins
+    same, _ = em.push_candidates(queue, jnp.zeros(4, bool), rows, rows[:, :1],
+                                 reward, reward, jnp.ones(4))  # fmt: skip
+    assert same.is_valid.tolist() == [True, True, False]
+    # two more rewarding rows, one free place: the second is dropped
+    queue, dropped = em.push_candidates(
+        queue, jnp.array([True, False, False, True]), rows, rows[:, :1], reward,
+        reward, jnp.full(4, 0.3),
+    )  # fmt: skip
+    assert queue.is_valid.all() and int(dropped) == 1
+
+    # 3 slots, slot 1 busy: free slots 0 and 2 take the two most novel
+    slots = em.empty_slots(3, 2, 2, 1, 4, 2)
+    slots = slots.replace(mode=slots.mode.at[1].set(em.RUNNING))
+    priority = jnp.array([0.1, 0.9, 0.5])
+    started, left = em.start_slots(slots, queue, priority, jnp.bool_(True))
+    assert started.mode.tolist() == [em.BOOTSTRAP, em.RUNNING, em.BOOTSTRAP]
+    np.testing.assert_allclose(started.ancestor_reward, [0.2, 0.0, 0.0])
+    np.testing.assert_array_equal(started.ancestor_genotype[2], queue.genotypes[2])
+    assert left.is_valid.tolist() == [True, False, False]
+    # too late in the chunk: nothing starts
+    idle, kept = em.start_slots(slots, queue, priority, jnp.bool_(False))
+    assert idle.mode.tolist() == [0, em.RUNNING, 0] and kept.is_valid.all()
+
+
+def test_selection_archive_rule_improvement_and_stagnation_by_hand():
+    slots = em.empty_slots(2, 2, 1, 1, 4, 2)
+    g = jnp.arange(8.0).reshape(2, 4, 1)
+    # first generation of both slots: the best 2 of 4 samples are kept
+    r1 = jnp.array([[0.0, 0.3, 0.1, 0.3], [0.0, 0.0, 0.0, 0.0]])
+    slots = em.select(slots, jnp.array([True, True]), g, g, r1, r1)
+    np.testing.assert_allclose(slots.reward, [[0.3, 0.3], [0.0, 0.0]])
+    np.testing.assert_array_equal(slots.genotypes[0, :, 0], [1.0, 3.0])  # ties: lower
+    assert slots.num_values.tolist() == [1, 1] and slots.steps.tolist() == [0, 0]
+    # archive rule: nothing archived yet, so only the best member if > 0
+    mask, best = em.to_archive(slots, jnp.array([True, True]))
+    assert mask.tolist() == [[True, False], [False, False]]
+    assert best.tolist() == [pytest.approx(0.3), -np.inf]
+    slots = slots.replace(best_archived=best)
+    slots = slots.replace(initial_mean=em.initial_mean(slots, 1))
+    # slot 0 improves, slot 1 sits out (inactive)
+    r2 = jnp.array([[0.5, 0.4, 0.2, 0.0], [9.0, 9.0, 9.0, 9.0]])
+    slots = em.select(slots, jnp.array([True, False]), g, g, r2, r2)
+    np.testing.assert_allclose(slots.reward, [[0.5, 0.4], [0.0, 0.0]])
+    assert slots.num_values.tolist() == [2, 1] and slots.steps.tolist() == [1, 0]
+    # afterwards: every member above the best archived (0.3)
+    mask, best = em.to_archive(slots, jnp.array([True, True]))
+    assert mask.tolist() == [[True, True], [False, False]]
+    assert float(best[0]) == pytest.approx(0.5)
+    # improvement over 1 list: mean(0.5, 0.4) - mean(0.3, 0.3) = 0.15
+    gain = em.improvement(slots, 1, slots.initial_mean)
+    assert float(gain[0]) == pytest.approx(0.15)
+
+    # stagnation, window W = 4 lists, span 2: tested once steps > 4
+    def with_lists(lists, steps):
+        lists = np.asarray(lists, np.float32)  # (n, M), oldest first
+        n = len(lists)
+        ring = np.zeros((4, 2), np.float32)
+        for i, values in enumerate(lists):
+            ring[i % 4] = values
+        return em.empty_slots(1, 2, 1, 1, 4, 2).replace(
+            history=jnp.asarray(ring)[None], num_values=jnp.array([n], jnp.int32),
+            steps=jnp.array([steps], jnp.int32),
+        )  # fmt: skip
+
+    rising = [[0, 0], [1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]
+    assert not em.is_stagnant(with_lists(rising, 5), 2)[0]
+    # last 4 lists [2 3 4 4]: first two's max 3 < last two's 4, medians 2.5 < 4
+    assert not em.is_stagnant(with_lists(rising[:5] + [[4, 4]], 5), 2)[0]
+    # last 4 lists [2 3 3 3]: max of the first two (3) >= max of the last two
+    flat = rising[:4] + [[3, 3], [3, 3]]
+    assert em.is_stagnant(with_lists(flat, 5), 2)[0]
+    assert not em.is_stagnant(with_lists(flat, 4), 2)[0]  # too early
+
+
+def test_config_checks_and_the_reward_choice():
+    with pytest.raises(ValueError, match="Config.reward must be"):
+        serene.Config(reward="return")
+    with pytest.raises(ValueError, match="Config.chunk_size .* multiple of batch_size"):
+        serene.Config(chunk_size=500, batch_size=200, population_size=100)
+    with pytest.raises(ValueError, match="Config.num_emitters"):
+        serene.Config(num_emitters=17)
+    with pytest.raises(ValueError, match="Config.num_neighbours must be an int >= 1"):
+        serene.Config(num_neighbours=0)
+    with pytest.raises(ValueError, match="Config.improvement_window"):
+        serene.Config(improvement_window=7)
+    with pytest.raises(ValueError, match="stagnation window"):
+        serene.Config(genotype_dim=2, stagnation_base=0, stagnation_per_gene=1.0)
+    with pytest.raises(
+        ValueError, match="Config.max_emitter_steps must be an int >= 0"
+    ):
+        serene.Config(max_emitter_steps=-1)
+    with pytest.raises(ValueError, match="Config.batch_size must be an int"):
+        serene.Config(batch_size=2.5)
+    with pytest.raises(ValueError, match="HParams.sigma_divisor"):
+        serene.check_hparams(serene.HParams(sigma_divisor=0.0))
+    # "solved" needs extras["is_solved"]: the arm has none (shapes only)
+    arm = dataclasses.replace(TINY, genotype_dim=4, reward="solved")
+    with pytest.raises(ValueError, match="reward='solved' needs a task"):
+        serene.make_program(arm, qd.arm(4))
+    auto = serene.make_program(dataclasses.replace(arm, reward="task"), qd.arm(4))
+    assert auto.description["config"]["reward"] == "fitness"
+    maze = dataclasses.replace(TINY, genotype_dim=15, descriptor_low="task",
+                               descriptor_high="task")  # fmt: skip
+    program = serene.make_program(maze, qd.hard_maze(15), "hard-maze")
+    recorded = program.description["config"]
+    assert recorded["reward"] == "solved"
+    assert (recorded["descriptor_low"], recorded["descriptor_high"]) == (0.0, 200.0)
+    assert program.primary == "max_reward"
+
+
+def test_command_line_refuses_a_bad_reward(tmp_path, capsys):
+    argv = ["train", "serene", "--task", "arm", "--genotype-dim", "4", "--reward",
+            "solved", "--no-progress", "--out", str(tmp_path / "bad")]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert "reward='solved'" in capsys.readouterr().out
+    assert not (tmp_path / "bad").exists()
+
+
+# --------------------------------------------------------------------------
+# one whole run
+
+
+def test_emitters_start_only_from_rewarding_solutions(whole):
+    history = whole[0].history
+    found = history["has_reward"] > 0
+    assert found[:, 0].sum() == 0 and found[:, -1].all()  # found on the way
+    before = ~found
+    for name in ("num_candidates", "num_busy", "num_emitters", "reward_archive_size",
+                 "emitter_share", "is_exploiting"):  # fmt: skip
+        assert (history[name][before] == 0).all(), name
+    # once found: candidates wait, slots run, some were promoted to emitters
+    assert (history["reward_archive_size"][found] > 0).all()
+    assert (history["num_busy"].max(axis=1) > 0).all()
+    assert (history["num_emitters"][:, -1] > 0).all()
+
+
+def test_budget_alternates_between_chunks(whole):
+    history = whole[0].history
+    exploiting = history["is_exploiting"] > 0
+    # evaluations by emitters each generation, from the running share
+    done = TINY.population_size + TINY.batch_size * np.arange(1, 41)
+    spent = np.diff(np.round(history["emitter_share"] * done), prepend=0, axis=1)
+    assert (spent[~exploiting] == 0).all()
+    assert (spent[exploiting] > 0).all()
+    assert (spent % TINY.emitter_batch == 0).all()
+    assert (spent <= TINY.num_emitters * TINY.emitter_batch).all()
+    # chunks of 2 generations: the phase only changes at a chunk's start
+    changes = np.diff(exploiting.astype(int), axis=1) != 0
+    assert not changes[:, ::2].any()
+    assert (exploiting.sum(axis=1) <= 20).all() and exploiting[:, -4:].any(axis=1).all()
+
+
+def test_emitters_stop_and_improve_the_reward(whole):
+    result = whole[0]
+    history, final = result.history, result.final
+    assert (history["num_stopped"][:, -1] > 0).all()
+    first = np.argmax(history["has_reward"] > 0, axis=1)
+    at_first = history["max_reward"][np.arange(2), first]
+    # the reward climbs well past what exploration first met
+    assert (final["max_reward"] > at_first + 0.2).all(), (at_first, final["max_reward"])
+    assert (final["max_reward"] > 0.85).all()
+    state = result.state.serene
+    # the best reward met is in the reward archive
+    np.testing.assert_allclose(np.max(state.reward_archive.fitness, axis=1),
+                               final["max_reward"])  # fmt: skip
+    for name in ("coverage", "qd_score", "max_fitness", "mean_fitness",
+                 "archive_size"):  # fmt: skip
+        assert final[name].shape == (2,)
+    assert set(final) == set(serene.SereneMetrics._fields)
+
+
+def test_one_trace_and_resume_equals_the_uninterrupted_run(whole):
+    result, out, traces = whole
+    assert traces == 1  # 5 chunks, one trace of the step
+    results = out / "results.json"
+    assert json.loads(results.read_text())["status"] == "done"
+    results.write_text(results.read_text().replace('"done"', '"interrupted"'))
+    shutil.rmtree(out / "checkpoints" / "40")
+    # the task is this file's function, not a registered id: pass the program
+    resumed = jaxrl.resume(out, _program(), progress=False, console=QUIET)
+    for name in result.history:
+        np.testing.assert_array_equal(resumed.history[name], result.history[name])
+    jax.tree.map(np.testing.assert_array_equal, resumed.state.serene.reward_archive,
+                 result.state.serene.reward_archive)  # fmt: skip
