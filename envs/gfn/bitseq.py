@@ -178,12 +178,14 @@ class BitSequenceReward:
     ``mode_seed``: each is ``n / 8`` blocks of :data:`BLOCKS` side by side,
     drawn uniformly and independently; a draw equal to an earlier mode is
     drawn again, so the modes are distinct (Malkin et al. allow repeats,
-    which at n = 120 have probability about 1e-8).
+    which at n = 120 happen with probability about 6e-8).
 
-    Defaults follow gflownet-rl's bitseq/run.py (the TB paper's setting:
-    n = 120, 60 modes, mode threshold 30, ``d`` in bits, beta = 2) with
-    k = 8 words; gfnx's TB configuration divides ``d`` by ``n`` and uses
-    beta = 3 (``distance_norm="length", beta=3.0``).
+    Defaults: n = 120, k = 8 and 60 modes are Malkin et al.'s task; ``d`` in
+    bits with beta = 2 and the mode threshold 30 follow gflownet-rl's
+    bitseq/run.py (Malkin et al.'s own beta is not recorded in the sources
+    followed here; gflownet-rl's default word size is k = 4). gfnx's TB
+    configuration divides ``d`` by ``n`` and uses beta = 3
+    (``distance_norm="length", beta=3.0``).
 
     Attributes:
         n: bits per sequence, a multiple of 8 and of ``k`` (static).
@@ -193,7 +195,7 @@ class BitSequenceReward:
         distance_norm: ``"none"``: ``d`` in bits; ``"length"``: ``d / n``.
         mode_seed: seeds the draw of the modes and of the test set.
         mode_threshold: a mode counts as found once a sampled object is
-            within this Hamming distance of it (``<=``; 30 in the paper).
+            within this Hamming distance of it (``<=``; gflownet-rl's 30).
     """
 
     n: int = 120
