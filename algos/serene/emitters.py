@@ -260,12 +260,20 @@ def is_stagnant(slots: EmitterSlots, span: int) -> jax.Array:
     window = slots.history.shape[1]
     first = _recent(slots, span, window)
     last = _recent(slots, span, span)
-    flat = lambda x: x.reshape(x.shape[0], -1)  # noqa: E731
-    median_first = jnp.median(flat(first), axis=1)
-    median_last = jnp.median(flat(last), axis=1)
-    max_first, max_last = jnp.max(flat(first), axis=1), jnp.max(flat(last), axis=1)
+    median_first, max_first = _median_and_max(first)
+    median_last, max_last = _median_and_max(last)
     stalled = (median_first >= median_last) | (max_first >= max_last)
     return (slots.steps > window) & stalled
+
+
+def _median_and_max(lists: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Median and max of each slot's ``(n, M)`` rewards, all taken together
+    (numpy's median: the mean of the two middle values when ``n M`` is even).
+    One sort instead of ``jnp.median``'s general quantile."""
+    flat = jnp.sort(lists.reshape(lists.shape[0], -1), axis=1)
+    size = flat.shape[1]
+    middle = (flat[:, (size - 1) // 2] + flat[:, size // 2]) / 2
+    return middle, flat[:, -1]
 
 
 def to_archive(slots: EmitterSlots, active) -> tuple[jax.Array, jax.Array]:

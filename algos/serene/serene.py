@@ -382,19 +382,13 @@ class Serene:
         slots = slots.replace(initial_mean=em.initial_mean(slots, c.improvement_window))
         # reward archive: SERENE's rule, for bootstraps and emitters alike
         mask, best_archived = em.to_archive(slots, active)
-        reward_archive, _ = insert_threshold(
-            state.reward_archive,
-            slots.genotypes.reshape(-1, c.genotype_dim),
-            slots.reward.reshape(-1),
-            slots.descriptors.reshape(-1, self.descriptor_dim),
-            mask.reshape(-1).astype(jnp.float32), 0.5,
-        )  # fmt: skip
         slots = slots.replace(best_archived=best_archived)
 
         # the novelty-search reference set: both archives and the population
+        # (the reward archive before this generation's insertions)
         pop = state.population
         reference = _union(
-            state.archive, reward_archive,
+            state.archive, state.reward_archive,
             _as_archive(pop.genotypes, pop.fitness, pop.descriptors),
         )  # fmt: skip
         running = active & (slots.mode == em.RUNNING)
@@ -424,9 +418,14 @@ class Serene:
         ending = running & em.is_stagnant(slots, c.stagnation_span)
         if c.max_emitter_steps:
             ending |= running & (slots.steps >= c.max_emitter_steps)
+        # one insertion: the members the archive rule picked, then the
+        # ancestors of the emitters that stop
         reward_archive, _ = insert_threshold(
-            reward_archive, slots.ancestor_genotype, slots.ancestor_reward,
-            slots.ancestor_descriptor, ending.astype(jnp.float32), 0.5,
+            state.reward_archive,
+            _rows(slots.genotypes, slots.ancestor_genotype),
+            _rows(slots.reward, slots.ancestor_reward),
+            _rows(slots.descriptors, slots.ancestor_descriptor),
+            _rows(mask, ending).astype(jnp.float32), 0.5,
         )  # fmt: skip
         fb_g, fb_f, fb_d = em.feedback_rows(key, slots, ending, c.archive_insertions)
         archive, _ = insert_ring(
@@ -456,6 +455,12 @@ class Serene:
             is_exploiting=(state.phase == EMITTER_PHASE).astype(jnp.float32),
             emitter_share=share.astype(jnp.float32),
         )
+
+
+def _rows(members: jax.Array, ancestors: jax.Array) -> jax.Array:
+    """``(S M + S, ...)``: the slots' members as rows, then their ancestors."""
+    flat = members.reshape((-1,) + ancestors.shape[1:])
+    return jnp.concatenate([flat, ancestors])
 
 
 def _emitter_sigma(genotypes, is_reference, params) -> jax.Array:

@@ -22,7 +22,17 @@ from jaxrl.algos.serene import emitters as em
 from jaxrl.envs import qd
 
 QUIET = Console(quiet=True)
-TARGET, RADIUS = 0.85, 0.15  # reward > 0 only within RADIUS of (TARGET, TARGET)
+TARGET, RADIUS = 0.85, 0.15
+# the pieces, jitted: one compilation each instead of one per operation
+push_candidates = jax.jit(em.push_candidates)
+start_slots = jax.jit(em.start_slots)
+select = jax.jit(em.select)
+to_archive = jax.jit(em.to_archive)
+initial_mean = jax.jit(em.initial_mean, static_argnums=1)
+improvement = jax.jit(em.improvement, static_argnums=1)
+is_stagnant = jax.jit(
+    em.is_stagnant, static_argnums=1
+)  # reward > 0 only within RADIUS of (TARGET, TARGET)
 
 
 def corner_score(genotypes, key):
@@ -58,8 +68,8 @@ def _program(config=TINY):
 
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory):
-    """One engine run: 2 seeds, 40 generations in chunks of 8, a checkpoint
-    every chunk; the step's traces counted."""
+    """One engine run: 2 seeds, 40 generations in chunks of 10, a checkpoint
+    every 2 chunks; the step's traces counted."""
     traces = []
     program = _program()
 
@@ -70,7 +80,7 @@ def whole(tmp_path_factory):
     out = tmp_path_factory.mktemp("serene") / "run"
     result = jaxrl.run(
         dataclasses.replace(program, step=step), HP, seeds=2, progress=False,
-        console=QUIET, chunk_steps=8, checkpoint_every=1, out=out,
+        console=QUIET, chunk_steps=10, checkpoint_every=2, out=out,
         check_memory=False,  # its estimate traces the step once more
     )  # fmt: skip
     return result, out, len(traces)
@@ -84,18 +94,18 @@ def test_candidates_queue_only_rewarding_rows_and_start_in_novelty_order():
     queue = em.empty_queue(3, 2, 1)
     rows = jnp.arange(8.0).reshape(4, 2)
     reward = jnp.array([0.0, 0.5, -1.0, 0.2])
-    queue, dropped = em.push_candidates(
+    queue, dropped = push_candidates(
         queue, reward > 0, rows, rows[:, :1], reward, reward, jnp.full(4, 0.1)
     )
     # rows 1 and 3 rewarded: they wait in places 0 and 1, nothing dropped
     assert queue.is_valid.tolist() == [True, True, False] and int(dropped) == 0
     np.testing.assert_allclose(queue.reward[:2], [0.5, 0.2])
     # no reward: nothing joins
-    same, _ = em.push_candidates(queue, jnp.zeros(4, bool), rows, rows[:, :1],
+    same, _ = push_candidates(queue, jnp.zeros(4, bool), rows, rows[:, :1],
                                  reward, reward, jnp.ones(4))  # fmt: skip
     assert same.is_valid.tolist() == [True, True, False]
     # two more rewarding rows, one free place: the second is dropped
-    queue, dropped = em.push_candidates(
+    queue, dropped = push_candidates(
         queue, jnp.array([True, False, False, True]), rows, rows[:, :1], reward,
         reward, jnp.full(4, 0.3),
     )  # fmt: skip
@@ -105,13 +115,13 @@ def test_candidates_queue_only_rewarding_rows_and_start_in_novelty_order():
     slots = em.empty_slots(3, 2, 2, 1, 4, 2)
     slots = slots.replace(mode=slots.mode.at[1].set(em.RUNNING))
     priority = jnp.array([0.1, 0.9, 0.5])
-    started, left = em.start_slots(slots, queue, priority, jnp.bool_(True))
+    started, left = start_slots(slots, queue, priority, jnp.bool_(True))
     assert started.mode.tolist() == [em.BOOTSTRAP, em.RUNNING, em.BOOTSTRAP]
     np.testing.assert_allclose(started.ancestor_reward, [0.2, 0.0, 0.0])
     np.testing.assert_array_equal(started.ancestor_genotype[2], queue.genotypes[2])
     assert left.is_valid.tolist() == [True, False, False]
     # too late in the chunk: nothing starts
-    idle, kept = em.start_slots(slots, queue, priority, jnp.bool_(False))
+    idle, kept = start_slots(slots, queue, priority, jnp.bool_(False))
     assert idle.mode.tolist() == [0, em.RUNNING, 0] and kept.is_valid.all()
 
 
@@ -120,27 +130,27 @@ def test_selection_archive_rule_improvement_and_stagnation_by_hand():
     g = jnp.arange(8.0).reshape(2, 4, 1)
     # first generation of both slots: the best 2 of 4 samples are kept
     r1 = jnp.array([[0.0, 0.3, 0.1, 0.3], [0.0, 0.0, 0.0, 0.0]])
-    slots = em.select(slots, jnp.array([True, True]), g, g, r1, r1)
+    slots = select(slots, jnp.array([True, True]), g, g, r1, r1)
     np.testing.assert_allclose(slots.reward, [[0.3, 0.3], [0.0, 0.0]])
     np.testing.assert_array_equal(slots.genotypes[0, :, 0], [1.0, 3.0])  # ties: lower
     assert slots.num_values.tolist() == [1, 1] and slots.steps.tolist() == [0, 0]
     # archive rule: nothing archived yet, so only the best member if > 0
-    mask, best = em.to_archive(slots, jnp.array([True, True]))
+    mask, best = to_archive(slots, jnp.array([True, True]))
     assert mask.tolist() == [[True, False], [False, False]]
     assert best.tolist() == [pytest.approx(0.3), -np.inf]
     slots = slots.replace(best_archived=best)
-    slots = slots.replace(initial_mean=em.initial_mean(slots, 1))
+    slots = slots.replace(initial_mean=initial_mean(slots, 1))
     # slot 0 improves, slot 1 sits out (inactive)
     r2 = jnp.array([[0.5, 0.4, 0.2, 0.0], [9.0, 9.0, 9.0, 9.0]])
-    slots = em.select(slots, jnp.array([True, False]), g, g, r2, r2)
+    slots = select(slots, jnp.array([True, False]), g, g, r2, r2)
     np.testing.assert_allclose(slots.reward, [[0.5, 0.4], [0.0, 0.0]])
     assert slots.num_values.tolist() == [2, 1] and slots.steps.tolist() == [1, 0]
     # afterwards: every member above the best archived (0.3)
-    mask, best = em.to_archive(slots, jnp.array([True, True]))
+    mask, best = to_archive(slots, jnp.array([True, True]))
     assert mask.tolist() == [[True, True], [False, False]]
     assert float(best[0]) == pytest.approx(0.5)
     # improvement over 1 list: mean(0.5, 0.4) - mean(0.3, 0.3) = 0.15
-    gain = em.improvement(slots, 1, slots.initial_mean)
+    gain = improvement(slots, 1, slots.initial_mean)
     assert float(gain[0]) == pytest.approx(0.15)
 
     # stagnation, window W = 4 lists, span 2: tested once steps > 4
@@ -156,13 +166,13 @@ def test_selection_archive_rule_improvement_and_stagnation_by_hand():
         )  # fmt: skip
 
     rising = [[0, 0], [1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]
-    assert not em.is_stagnant(with_lists(rising, 5), 2)[0]
+    assert not is_stagnant(with_lists(rising, 5), 2)[0]
     # last 4 lists [2 3 4 4]: first two's max 3 < last two's 4, medians 2.5 < 4
-    assert not em.is_stagnant(with_lists(rising[:5] + [[4, 4]], 5), 2)[0]
+    assert not is_stagnant(with_lists(rising[:5] + [[4, 4]], 5), 2)[0]
     # last 4 lists [2 3 3 3]: max of the first two (3) >= max of the last two
     flat = rising[:4] + [[3, 3], [3, 3]]
-    assert em.is_stagnant(with_lists(flat, 5), 2)[0]
-    assert not em.is_stagnant(with_lists(flat, 4), 2)[0]  # too early
+    assert is_stagnant(with_lists(flat, 5), 2)[0]
+    assert not is_stagnant(with_lists(flat, 4), 2)[0]  # too early
 
 
 def test_config_checks_and_the_reward_choice():
@@ -264,7 +274,7 @@ def test_emitters_stop_and_improve_the_reward(whole):
 
 def test_one_trace_and_resume_equals_the_uninterrupted_run(whole):
     result, out, traces = whole
-    assert traces == 1  # 5 chunks, one trace of the step
+    assert traces == 1  # 4 chunks, one trace of the step
     results = out / "results.json"
     assert json.loads(results.read_text())["status"] == "done"
     results.write_text(results.read_text().replace('"done"', '"interrupted"'))
