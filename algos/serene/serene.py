@@ -58,8 +58,12 @@ Fixed-shape choices (where SERENE's Python differs; see the README):
 - The novelty archive is a ring of ``archive_capacity``; the reward archive
   keeps its first ``reward_archive_capacity`` entries; a slot buffers its
   last ``feedback_capacity`` novel agents. SERENE's lists are unbounded.
-- Novelty in a generation is measured against the archives as they were
-  before that generation's insertions.
+- Novelty search measures novelty against the archives as they were
+  before the generation; the emitters, after novelty search's insertions
+  of that generation but before their own.
+- Both phases' offspring are drawn every generation and a mask picks the
+  rows (under ``vmap`` a phase flag cannot skip work); the task scores
+  each generation's ``batch_size`` rows once.
 
 Fitness is maximised. Nothing here is jitted: the caller jits (or scans,
 see :func:`jaxrl.algos.serene.make_run`).

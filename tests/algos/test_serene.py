@@ -209,6 +209,12 @@ def test_config_checks_and_the_reward_choice():
     assert recorded["reward"] == "solved"
     assert (recorded["descriptor_low"], recorded["descriptor_high"]) == (0.0, 200.0)
     assert program.primary == "max_reward"
+    # "solved": the fitness where solved, else 0; "fitness": the fitness itself
+    fitness, solved = jnp.array([0.5, 0.7, jnp.nan]), jnp.array([True, False, True])
+    reward = serene.sparse_reward("solved", fitness, {"is_solved": solved})
+    np.testing.assert_allclose(reward, [0.5, 0.0, -np.inf])
+    np.testing.assert_allclose(serene.sparse_reward("fitness", fitness, {}),
+                               [0.5, 0.7, -np.inf])  # fmt: skip
 
 
 def test_command_line_refuses_a_bad_reward(tmp_path, capsys):
