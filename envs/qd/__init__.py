@@ -9,6 +9,14 @@ descriptors, extras)`` functions with their search spaces.
 - ``"hard-maze"``: novelty search's deceptive maze, a small MLP controller
   scored by its final position (:func:`hard_maze`); the same maze is the
   gymnax environment :class:`HardMaze`.
+- ``"gridworld-final-position"``: an MLP policy on a sparse gridworld
+  (DoorKey-5x5), described by the agent's final cell
+  (:func:`gridworld_final_position`).
+- ``"brax-ant-omni"``, ``"brax-ant-uni"``, ``"brax-walker2d-uni"``: QDax's
+  brax locomotion tasks (final position; feet contact), CPU-sized by
+  default (:mod:`jaxrl.envs.qd.brax_tasks`).
+
+:func:`policy_task` builds such a task from any gymnax environment.
 
 Every task takes ``genotype_dim``. Example::
 
@@ -18,13 +26,18 @@ Every task takes ``genotype_dim``. Example::
 
 from jaxrl.envs.qd.arm import arm, arm_score
 from jaxrl.envs.qd.base import Task, make_task, register_task, task_ids
+from jaxrl.envs.qd.brax_tasks import brax_ant_omni, brax_ant_uni, brax_walker2d_uni
 from jaxrl.envs.qd.functions import projection_descriptors, rastrigin, sphere
 from jaxrl.envs.qd.maze import HardMaze, hard_maze, hard_maze_score, plot_maze
+from jaxrl.envs.qd.policy_task import gridworld_final_position, policy_task
 from jaxrl.registry import ids, register
 
 for _task_id, _factory in (
     ("arm", arm), ("sphere", sphere), ("rastrigin", rastrigin),
     ("hard-maze", hard_maze),
+    ("gridworld-final-position", gridworld_final_position),
+    ("brax-ant-omni", brax_ant_omni), ("brax-ant-uni", brax_ant_uni),
+    ("brax-walker2d-uni", brax_walker2d_uni),
 ):  # fmt: skip
     if _task_id not in task_ids():
         register_task(_task_id, _factory)
@@ -32,7 +45,8 @@ if "HardMaze" not in ids():
     register("HardMaze", HardMaze)
 
 __all__ = [
-    "HardMaze", "Task", "arm", "arm_score", "hard_maze", "hard_maze_score",
-    "make_task", "plot_maze", "projection_descriptors", "rastrigin",
-    "register_task", "sphere", "task_ids",
+    "HardMaze", "Task", "arm", "arm_score", "brax_ant_omni", "brax_ant_uni",
+    "brax_walker2d_uni", "gridworld_final_position", "hard_maze",
+    "hard_maze_score", "make_task", "plot_maze", "policy_task",
+    "projection_descriptors", "rastrigin", "register_task", "sphere", "task_ids",
 ]  # fmt: skip
