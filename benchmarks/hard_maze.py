@@ -70,18 +70,16 @@ def variation(name: str, batch: int, iterations: int, sigma: float):
 
 def final_positions(state) -> tuple[np.ndarray, np.ndarray]:
     """``(positions (seeds, N, 2), kept (seeds, N) bool)`` of a run's archive."""
-    if hasattr(state, "ns"):
-        archive = state.ns.archive
-        return np.asarray(archive.descriptors), np.asarray(archive.is_valid)
-    if hasattr(state, "qd"):
+    if hasattr(state, "qd"):  # MAP-Elites
         archive = state.qd.archive
         return np.asarray(archive.descriptors), np.asarray(archive.is_filled)
-    for name in ("archive", "container"):
-        archive = getattr(state, name, None)
-        if archive is not None and hasattr(archive, "descriptors"):
-            descriptors = np.asarray(archive.descriptors)
-            kept = np.isfinite(np.asarray(archive.fitness))
-            return descriptors[..., :2], kept
+    if hasattr(state, "aurora"):  # the archive's descriptors are learned codes
+        archive = state.aurora.container
+        return np.asarray(archive.task_descriptors), np.asarray(archive.is_valid)
+    for name in ("ns", "serene", "es"):  # novelty archives
+        if hasattr(state, name):
+            archive = getattr(state, name).archive
+            return np.asarray(archive.descriptors), np.asarray(archive.is_valid)
     raise ValueError("no archive of final positions found in this run's state")
 
 

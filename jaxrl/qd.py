@@ -19,6 +19,7 @@ from jaxrl import rundir
 _ARCHIVE_OF = {
     "map-elites": lambda state: state.qd.archive,
     "novelty-search": lambda state: state.ns.archive,
+    "ns-es": lambda state: state.es.archive,
 }
 
 

@@ -32,6 +32,8 @@ def write_qd_artifacts(run_dir: Path, task_name: str, archive) -> list[Path]:
             archive with ``descriptors`` ``(R, N, K)`` and ``fitness``
             ``(R, N)`` (drawn as points; slots with ``is_valid`` False, or
             with non-finite fitness, are empty), with a leading run axis.
+            The maze picture takes ``task_descriptors`` where the archive
+            has them (AURORA's descriptors are learned codes).
     """
     run_dir = Path(run_dir)
     first = jax.tree.map(lambda x: np.asarray(x[0]), archive)
@@ -49,7 +51,8 @@ def write_qd_artifacts(run_dir: Path, task_name: str, archive) -> list[Path]:
         from jaxrl.envs.qd.maze import plot_maze
 
         path = run_dir / POSITIONS_FILE
-        plot_maze(descriptors[kept], path)
+        positions = getattr(first, "task_descriptors", descriptors)
+        plot_maze(positions[kept], path)
         paths.append(path)
     return paths
 

@@ -16,6 +16,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.algos.map_elites.archive import grid_archive
+from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
 from jaxrl.algos.map_elites.config import as_task, descriptor_box
 from jaxrl.algos.map_elites.train import resolve_config
 from jaxrl.algos.novelty_search.archive import empty_archive
@@ -113,6 +114,9 @@ def make_program(
         lower_is_better=("num_rejected",),
         is_healthy=_is_healthy,
         check_hparams=check_hparams,
+        artifacts=lambda state, run_dir: write_qd_artifacts(
+            run_dir, task.name, state.es.archive
+        ),
         description={
             "algorithm": "ns-es",
             "target": target or task.name,
