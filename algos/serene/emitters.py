@@ -147,30 +147,32 @@ def start_slots(slots: EmitterSlots, queue: CandidateQueue, priority, allowed):
     rank = jnp.cumsum(free, dtype=jnp.int32) - 1
     take = free & allowed & (rank < jnp.sum(queue.is_valid, dtype=jnp.int32))
     chosen = order[jnp.clip(rank, 0, capacity - 1)]
-    fresh = empty_slots(*_sizes(slots))
+    S = take.shape[0]
 
     def pick(new, old):
-        mask = take.reshape(take.shape + (1,) * (old.ndim - 1))
-        return jnp.where(mask, new, old)
+        return jnp.where(take.reshape((S,) + (1,) * (old.ndim - 1)), new, old)
 
-    started = fresh.replace(
-        mode=jnp.full_like(slots.mode, BOOTSTRAP),
-        ancestor_genotype=queue.genotypes[chosen],
-        ancestor_descriptor=queue.descriptors[chosen],
-        ancestor_fitness=queue.fitness[chosen],
-        ancestor_reward=queue.reward[chosen],
-        sigma=queue.sigma[chosen],
+    # only what a fresh slot reads: its members' rewards (-inf: none yet) and
+    # counters; the ring, the members and the feedback buffer are written
+    # before they are read
+    slots = slots.replace(
+        mode=pick(BOOTSTRAP, slots.mode),
+        ancestor_genotype=pick(queue.genotypes[chosen], slots.ancestor_genotype),
+        ancestor_descriptor=pick(queue.descriptors[chosen], slots.ancestor_descriptor),
+        ancestor_fitness=pick(queue.fitness[chosen], slots.ancestor_fitness),
+        ancestor_reward=pick(queue.reward[chosen], slots.ancestor_reward),
+        sigma=pick(queue.sigma[chosen], slots.sigma),
+        reward=pick(-jnp.inf, slots.reward),
+        num_values=pick(0, slots.num_values),
+        steps=pick(0, slots.steps),
+        initial_mean=pick(0.0, slots.initial_mean),
+        best_archived=pick(-jnp.inf, slots.best_archived),
+        most_novel=pick(-jnp.inf, slots.most_novel),
+        num_feedback=pick(0, slots.num_feedback),
     )
-    slots = jax.tree.map(pick, started, slots)
     gone = jnp.where(take, chosen, capacity)
     queue = queue.replace(is_valid=queue.is_valid.at[gone].set(False, mode="drop"))
     return slots, queue
-
-
-def _sizes(slots: EmitterSlots):
-    S, M, D = slots.genotypes.shape
-    return (S, M, D, slots.descriptors.shape[-1], slots.history.shape[1],
-            slots.feedback_fitness.shape[1])  # fmt: skip
 
 
 def offspring(key, slots: EmitterSlots, genotype_bounds) -> jax.Array:
