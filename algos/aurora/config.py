@@ -38,7 +38,7 @@ class Config:
     train_batch_size: int = 128  # autoencoder minibatch rows (QDax)
     num_epochs: int = 100  # epochs per training up to late_after (QDax)
     num_epochs_late: int = 25  # epochs per training after late_after (QDax)
-    late_after: int = 500  # QDax: iteration argument <= 100 scans of 5
+    late_after: int = 500  # num_epochs_late after this iteration (QDax: 100 scans)
     schedule_base: int = 10  # first training; gaps grow by it (QDax: 2 scans of 5)
     control_every: int = 10  # size control period (QDax: every other scan of 5)
     emitter: str = "iso_line"  # a MAP-Elites emitter, or a mix "iso_line:1,sbx:1"

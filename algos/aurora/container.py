@@ -21,8 +21,10 @@ section 8). "Within ``l``" means at a distance ``<= l`` (QDax's test):
    nearest member, the fittest (ties: the lowest batch index) competes.
 5. A survivor with no member within ``l`` fills an empty slot: the ``j``-th
    such row, in batch order, the ``j``-th empty slot. WARN: when no slot is
-   left the row is dropped and counted (``num_overflow``); the size control
-   of ``l`` keeps the container near its target size, well below capacity.
+   left the row is dropped and counted (``num_overflow``). The size control
+   of ``l`` steers the container toward its target size, but slowly (with
+   QDax's gain ``l`` moves by about 1e-5 per member of error at each
+   control), so a short run can fill every slot.
 
 At most one write lands in a slot, so the result does not depend on the
 order XLA applies a scatter. :func:`rebuild` re-inserts every member, with

@@ -25,6 +25,7 @@ from jaxrl.algos.aurora.config import (
 from jaxrl.algos.aurora.container import empty_container
 from jaxrl.algos.aurora.encoder import AutoEncoder
 from jaxrl.algos.map_elites.archive import grid_archive
+from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
 from jaxrl.algos.map_elites.config import TASK, as_task, descriptor_box
 from jaxrl.algos.map_elites.emitters import make_emitter
 from jaxrl.algos.map_elites.train import resolve_config as _resolve_map_elites
@@ -149,7 +150,10 @@ def make_program(
         A :class:`jaxrl.program.Program` over :class:`RunState` whose metrics
         are :class:`AuroraMetrics`; the primary metric is ``coverage`` (as
         novelty search's: the share of a ``coverage_cells``-per-axis grid
-        over the task's descriptor box that any evaluation reached).
+        over the task's descriptor box that any evaluation reached). A run
+        with a directory draws run 0's members at their task descriptors
+        (``archive.png`` for two of them; on the hard maze also
+        ``final_positions.png``).
 
     Raises:
         ValueError: before anything compiles, a bad config or a task without
@@ -185,12 +189,21 @@ def make_program(
         ),  # fmt: skip
         is_healthy=_is_healthy,
         check_hparams=check_hparams,
+        artifacts=lambda state, run_dir: write_qd_artifacts(
+            run_dir, task.name, _on_task_descriptors(state.aurora.container)
+        ),
         description={
             "algorithm": "aurora",
             "target": target or task.name,
             "config": dataclasses.asdict(config),
         },
     )
+
+
+def _on_task_descriptors(container):
+    """The container with the task's descriptors in place of the latent
+    codes: what the run's pictures show (the hard maze: final positions)."""
+    return container.replace(descriptors=container.task_descriptors)
 
 
 def _init(algorithm: Aurora, task, key: jax.Array, hparams) -> RunState:
