@@ -52,7 +52,6 @@ from jaxrl.algos.aurora.encoder import (
     encode,
     fit_normaliser,
     normalise,
-    reconstruction_errors,
     train,
 )
 from jaxrl.algos.map_elites.archive import Archive, cell_index
@@ -260,8 +259,8 @@ class Aurora:
         fitness = _clean(fitness)
         observations = jnp.asarray(observations, jnp.float32)
         x = normalise(state.normaliser, observations)
-        errors = reconstruction_errors(self.model, state.encoder_params, x)
-        latent = self.encode(state, observations)
+        reconstruction, latent = self.model.apply(state.encoder_params, x)
+        errors = jnp.mean((reconstruction - x) ** 2, axis=-1)
         container, done = insert(
             state.container, genotypes, fitness, latent, descriptors, observations,
             state.threshold,
