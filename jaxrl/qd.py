@@ -20,6 +20,8 @@ _ARCHIVE_OF = {
     "map-elites": lambda state: state.qd.archive,
     "novelty-search": lambda state: state.ns.archive,
     "ns-es": lambda state: state.es.archive,
+    "serene": lambda state: state.serene.archive,
+    "aurora": lambda state: state.aurora.container,
 }
 
 

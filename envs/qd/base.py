@@ -28,7 +28,9 @@ class Task:
 
     with ``genotypes`` ``(N, genotype_dim)`` float32, ``fitness`` ``(N,)``,
     ``descriptors`` ``(N, descriptor_dim)``; ``extras`` is a pytree the task
-    may fill (``{}`` for the tasks here).
+    may fill: ``"observation"`` ``(N, O)`` (what a learned behaviour space
+    encodes: the arm's link ends, the maze's path) and, where a task knows
+    success, ``"is_solved"`` ``(N,)`` bool.
 
     Attributes:
         name: the task id (``"arm"``).

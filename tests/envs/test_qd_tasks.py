@@ -38,7 +38,8 @@ def test_arm_known_values():
     np.testing.assert_allclose(
         descriptors, [[0.75, 0.75], [1.0, 0.5], [0.5, 0.5], [0.5, 0.5]], atol=1e-6
     )
-    assert extras == {}
+    # the link ends (the observation AURORA encodes): 2 joints, 4 values
+    assert set(extras) == {"observation"} and extras["observation"].shape == (4, 4)
 
 
 def test_arm_three_joints_by_hand():
