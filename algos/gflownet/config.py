@@ -7,6 +7,7 @@ import jax
 import numpy as np
 from flax import struct
 
+from jaxrl.algos.gflownet.preference import PREFERENCE_LOSSES, PREFERENCES
 from jaxrl.program import check_field_types, check_ranges
 
 # Objectives by name (see jaxrl.algos.gflownet.losses).
@@ -80,6 +81,15 @@ class Config:
     # draws beta in [HParams.beta_low, beta_high] and is trained on R(x)**beta;
     # the networks and log Z see beta; evaluations use beta = 1
     conditional: bool = False
+    # preference-conditioned GFlowNet (the PC-GFN baseline of Chen & Mauch,
+    # 2024) on a reward with several objectives: "none", or "dirichlet": each
+    # trajectory draws weights w ~ Dirichlet(preference_alpha) and beta as a
+    # conditional run does, and trains on (w . r(x))**beta; the networks and
+    # log Z see [w, beta]; evaluations use beta = HParams.beta_high and the
+    # mixture over preference_eval fixed weights (jaxrl.algos.gflownet.preference)
+    preference: str = "none"
+    preference_alpha: float = 1.5  # Dirichlet concentration (PC-GFN: 1.5)
+    preference_eval: int = 64  # fixed preference vectors of each evaluation
 
     def __post_init__(self):
         check_field_types(self)
@@ -102,6 +112,7 @@ class Config:
             if value < 1:
                 raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
         self._check_replay()
+        self._check_preference()
         if self.conditional and self.loss not in CONDITIONAL_LOSSES:
             raise ValueError(
                 f"Config.conditional trains on R(x)**beta with a log Z of beta; "
@@ -144,6 +155,39 @@ class Config:
                 f"Config.replay_size ({self.replay_size}) must hold at least one "
                 f"batch (Config.batch_size = {self.batch_size})"
             )
+
+    def _check_preference(self) -> None:
+        if self.preference not in PREFERENCES:
+            allowed = ", ".join(PREFERENCES)
+            raise ValueError(f"Config.preference must be one of {allowed}, "
+                             f"got {self.preference!r}")  # fmt: skip
+        alpha = self.preference_alpha
+        if not (math.isfinite(alpha) and alpha > 0):
+            raise ValueError(
+                f"Config.preference_alpha must be a finite float > 0, got {alpha!r}"
+            )
+        if self.preference_eval < 1:
+            raise ValueError(f"Config.preference_eval must be an int >= 1, got "
+                             f"{self.preference_eval!r}")  # fmt: skip
+        if self.preference == "none":
+            return
+        if self.loss not in PREFERENCE_LOSSES:
+            raise ValueError(
+                f"Config.preference={self.preference!r} trains on (w . r)**beta "
+                f"with a log Z of [w, beta]; loss {self.loss!r} does not take that "
+                f"(use one of {', '.join(PREFERENCE_LOSSES)})"
+            )
+        if self.replay_size:
+            raise ValueError(
+                "Config.preference and replay (Config.replay_size) do not go "
+                "together: stored trajectories do not keep their preference"
+            )
+
+    @property
+    def is_preference(self) -> bool:
+        """Each trajectory is conditioned on preference weights over the
+        objectives (``preference != "none"``)."""
+        return self.preference != "none"
 
     @property
     def train_batch(self) -> int:
@@ -195,9 +239,10 @@ class HParams:
     # traced: lambda_KL, the weight of KL(uniform || P_B) in every op-* loss
     # (0: OP-GFN; the OP-GFN code's README uses 0.1 for its OP-GFN-KL)
     op_kl_weight: float = 0.0
-    # traced, Config.conditional only: the range of the reward exponent beta
-    # drawn (uniformly) for each trajectory; a setting of this library, not
-    # of a paper
+    # traced, Config.conditional or Config.preference only: the range of the
+    # reward exponent beta drawn (uniformly) for each trajectory; a setting
+    # of this library, not of a paper (a preference run with a fixed beta,
+    # as in the OP-GFN paper's tables, sets beta_low = beta_high)
     beta_low: float = 1.0
     beta_high: float = 4.0
 

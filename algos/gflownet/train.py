@@ -47,6 +47,14 @@ from jaxrl.algos.gflownet.evaluation import (
 from jaxrl.algos.gflownet.losses import gfn_loss, log_partition_estimate
 from jaxrl.algos.gflownet.pareto import ParetoMetrics, pareto_metrics
 from jaxrl.algos.gflownet.policies import _MLP, GFNPolicy, masked_logsumexp
+from jaxrl.algos.gflownet.preference import (
+    append_condition,
+    draw_preferences,
+    evaluation_preferences,
+    mixture_log_probs,
+    preference_condition,
+    scalarise_terms,
+)
 from jaxrl.algos.gflownet.replay import ReplayBuffer, add, draw, init_buffer
 from jaxrl.algos.gflownet.trajectories import (
     compacted_apply,
@@ -124,12 +132,31 @@ class _Setup:
     reward: Any
     network: GFNPolicy
     state_ndim: int  # ndim of the first leaf of one state
-    log_z_model: Any = None  # Config.conditional: beta (.., 1) -> log Z (.., 1)
+    # Config.conditional or preference: condition (.., C) -> log Z (.., 1)
+    log_z_model: Any = None
     num_modes: int = 0  # modes the reward lists (not enumerable), else 0
+    num_objectives: int = 0  # K of a reward with several objectives, else 0
 
     @property
     def is_enumerable(self) -> bool:
         return bool(getattr(self.env, "is_enumerable", False))
+
+    @property
+    def condition_width(self) -> int:
+        """C, the columns appended to each observation: ``[w, beta]`` for a
+        preference-conditioned run, ``beta`` for a conditional one, or none."""
+        if self.config.is_preference:
+            return self.num_objectives + 1
+        return 1 if self.config.conditional else 0
+
+
+class _Condition(NamedTuple):
+    """What each trajectory of a conditional or preference batch is
+    conditioned on."""
+
+    inputs: jax.Array  # (B, C) appended to the observations: beta, or [w, beta]
+    beta: jax.Array  # (B,) the reward exponent
+    weights: jax.Array | None  # (B, K) preference weights (Config.preference)
 
 
 def make_program(config: Config, env, reward, target: str | None = None) -> Program:
@@ -176,11 +203,18 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
             f"exit); {env!r} does not allow that"
         )
     is_multi = hasattr(reward, "objectives")
-    if is_multi and not config.is_order_preserving:
+    if config.is_preference and not is_multi:
+        raise ValueError(
+            f"Config.preference={config.preference!r} weighs the objectives of a "
+            f"reward with several (reward.objectives); {reward!r} has one scalar "
+            "reward: use Config.preference='none'"
+        )
+    if is_multi and not (config.is_order_preserving or config.is_preference):
         raise ValueError(
             f"{reward!r} has several objectives and no scalar reward to balance; "
             f"Config.loss must be order-preserving ({', '.join(OP_LOSS_NAMES)}), "
-            f"got {config.loss!r}"
+            f"got {config.loss!r}, or Config.preference 'dirichlet' (a scalar "
+            "reward per preference)"
         )
     if is_multi and not is_enumerable:
         raise ValueError(f"{reward!r} has several objectives; their metrics need an "
@@ -204,10 +238,17 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
         curves = (Curve("pareto.mass", "probability on the Pareto front"),
                   Curve("pareto.igd", "IGD to the Pareto front"))  # fmt: skip
     state_ndim = jax.tree.leaves(jax.eval_shape(env.initial_state))[0].ndim
-    log_z_model = _MLP(LOG_Z_WIDTH, 1) if config.conditional else None
-    setup = _Setup(config, env, reward, network, state_ndim, log_z_model, num_modes)
+    is_conditioned = config.conditional or config.is_preference
+    log_z_model = _MLP(LOG_Z_WIDTH, 1) if is_conditioned else None
+    num_objectives = 0
+    if is_multi:
+        s0 = jax.eval_shape(env.initial_state)
+        num_objectives = jax.eval_shape(reward.objectives, s0).shape[-1]
+    setup = _Setup(config, env, reward, network, state_ndim, log_z_model, num_modes,
+                   num_objectives)  # fmt: skip
     artifacts = None
-    if is_enumerable:
+    # a preference-conditioned policy has no one distribution to write
+    if is_enumerable and not config.is_preference:
 
         def artifacts(state, run_dir):
             return write_artifacts(env, reward, network, state, run_dir,
@@ -283,9 +324,9 @@ def _init(setup: _Setup, key: jax.Array, hparams: HParams) -> GFNState:
     if setup.log_z_model is None:
         params = GFNParams(setup.network.init(k_net, obs), jnp.float32(0.0))
     else:
-        one = jnp.ones((1,), jnp.float32)
-        net = setup.network.init(k_net, conditioned(obs, one))
-        params = GFNParams(net, setup.log_z_model.init(k_log_z, one[:, None]))
+        ones = jnp.ones((1, setup.condition_width), jnp.float32)
+        net = setup.network.init(k_net, append_condition(obs, ones))
+        params = GFNParams(net, setup.log_z_model.init(k_log_z, ones))
     return GFNState(
         params=params,
         opt_state=make_optimizer(hparams).init(params),
@@ -316,15 +357,20 @@ def _empty_replay(setup: _Setup) -> ReplayBuffer | None:
     return init_buffer(like, config.replay_size)
 
 
-def _apply(setup: _Setup, net_params, states, beta=None):
-    """Policy outputs for states with any leading shape (``beta``: each
-    trajectory's condition, broadcast over the leading axes)."""
+def _with_inputs(obs: jax.Array, inputs: jax.Array | None) -> jax.Array:
+    """``obs`` with the condition ``inputs (B, C)`` appended, if any."""
+    return obs if inputs is None else append_condition(obs, inputs)
+
+
+def _apply(setup: _Setup, net_params, states, inputs=None):
+    """Policy outputs for states with any leading shape (``inputs``: each
+    trajectory's condition ``(B, C)``, broadcast over the leading axes)."""
     num_axes = jax.tree.leaves(states)[0].ndim - setup.state_ndim
     obs = map_states(setup.env.observe, states, num_axes)
-    return setup.network.apply(net_params, conditioned(obs, beta))
+    return setup.network.apply(net_params, _with_inputs(obs, inputs))
 
 
-def _compacted(setup: _Setup, net_params, traj, beta=None):
+def _compacted(setup: _Setup, net_params, traj, inputs=None):
     """``apply`` for :func:`trajectory_terms` that runs the network on the
     visited states of ``traj`` only (:func:`compacted_apply`); outputs of
     the padding repeats are zeros, which no objective reads."""
@@ -332,7 +378,7 @@ def _compacted(setup: _Setup, net_params, traj, beta=None):
 
     def apply(states):
         lead = jax.tree.leaves(states)[0].shape[:2]
-        obs = conditioned(map_states(setup.env.observe, states, 2), beta)
+        obs = _with_inputs(map_states(setup.env.observe, states, 2), inputs)
         obs = obs.reshape(needed.shape[0], -1)
         out = compacted_apply(
             lambda o: setup.network.apply(net_params, o), obs, needed,
@@ -344,15 +390,17 @@ def _compacted(setup: _Setup, net_params, traj, beta=None):
 
 
 def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner,
-          beta=None):  # fmt: skip
+          condition: _Condition | None = None):  # fmt: skip
+    inputs = None if condition is None else condition.inputs
     apply = (
-        _compacted(setup, params.net, traj, beta)
+        _compacted(setup, params.net, traj, inputs)
         if setup.config.resolved_rollout == "compacted"
-        else lambda states: _apply(setup, params.net, states, beta)
+        else lambda states: _apply(setup, params.net, states, inputs)
     )
     log_z = params.log_z
     if setup.log_z_model is not None:
-        log_z = setup.log_z_model.apply(params.log_z, beta[:, None])[:, 0]
+        log_z = setup.log_z_model.apply(params.log_z, inputs)[:, 0]
+    weights = None if condition is None else condition.weights
     terms = trajectory_terms(
         setup.env,
         setup.reward,
@@ -360,8 +408,12 @@ def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner,
         apply,
         log_z,
         use_parent_flows=setup.config.loss in PARENT_FLOW_LOSSES,
-        reward_scale=beta,
-    )
+        reward_scale=None if condition is None or weights is not None
+        else condition.beta,
+    )  # fmt: skip
+    if weights is not None:  # (w . r)**beta in place of the (absent) scalar R
+        terms = scalarise_terms(terms, setup.reward, traj.states, weights,
+                                condition.beta)  # fmt: skip
     loss = gfn_loss(
         setup.config.loss, terms, hparams.subtb_lambda, partner=partner,
         op_weight=hparams.op_weight, op_kl_weight=hparams.op_kl_weight,
@@ -378,18 +430,14 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
         partner = jax.random.permutation(k_pair, config.train_batch)
     else:
         key, k_sample = jax.random.split(state.key)
-    beta = None
-    if config.conditional:
-        key, k_beta = jax.random.split(key)
-        beta = jax.random.uniform(
-            k_beta, (config.batch_size,), minval=hparams.beta_low,
-            maxval=hparams.beta_high,
-        )  # fmt: skip
+    key, condition = _draw_condition(setup, hparams, key)
+    inputs = None if condition is None else condition.inputs
 
     def forward_logits(obs):
         return setup.network.apply(
-            state.params.net, conditioned(obs, beta), method=GFNPolicy.forward_logits
-        )
+            state.params.net, _with_inputs(obs, inputs),
+            method=GFNPolicy.forward_logits,
+        )  # fmt: skip
 
     traj = sample_trajectories(
         env, forward_logits, k_sample, config.batch_size, hparams.epsilon,
@@ -405,7 +453,7 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
                                traj, replayed)  # fmt: skip
         state = state.replace(replay=replay)
     (loss, terms), grads = jax.value_and_grad(_loss, has_aux=True)(
-        state.params, setup, hparams, trained, partner, beta
+        state.params, setup, hparams, trained, partner, condition
     )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     zeta = jax.vmap(log_partition_estimate, in_axes=(1, 1, 0, 1))(
@@ -431,6 +479,28 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
     return state, (loss, jnp.mean(terms.log_reward[: config.batch_size]))
 
 
+def _draw_condition(setup: _Setup, hparams: HParams, key: jax.Array):
+    """``(key, condition)``: each trajectory's beta, uniform in ``[beta_low,
+    beta_high]``, and with ``Config.preference`` its weights ``w ~
+    Dirichlet(preference_alpha)``; condition None for an unconditioned run."""
+    config = setup.config
+    if not (config.conditional or config.is_preference):
+        return key, None
+    if config.is_preference:
+        key, k_beta, k_weights = jax.random.split(key, 3)
+    else:  # the conditional run's streams, unchanged
+        key, k_beta = jax.random.split(key)
+    beta = jax.random.uniform(
+        k_beta, (config.batch_size,), minval=hparams.beta_low,
+        maxval=hparams.beta_high,
+    )  # fmt: skip
+    if not config.is_preference:
+        return key, _Condition(beta[:, None], beta, None)
+    weights = draw_preferences(k_weights, config.preference_alpha,
+                               config.batch_size, setup.num_objectives)  # fmt: skip
+    return key, _Condition(preference_condition(weights, beta), beta, weights)
+
+
 def _step(setup: _Setup, hparams: HParams, state: GFNState):
     """``eval_every`` training iterations, then one evaluation (exact over
     every state, or on the modes of an environment that is not enumerable)."""
@@ -440,28 +510,34 @@ def _step(setup: _Setup, hparams: HParams, state: GFNState):
         state,
         length=setup.config.eval_every,
     )
-    evaluate = _exact_evaluation if setup.is_enumerable else _mode_evaluation
-    state, metrics = evaluate(setup, state)
+    if setup.is_enumerable:
+        state, metrics = _exact_evaluation(setup, state, hparams)
+    else:
+        state, metrics = _mode_evaluation(setup, state)
     return state, metrics._replace(
         loss=jnp.mean(losses), log_reward=jnp.mean(log_rewards)
     )
 
 
-def _exact_evaluation(setup: _Setup, state: GFNState):
+def _exact_evaluation(setup: _Setup, state: GFNState, hparams: HParams):
     """Metrics over every state of an enumerable environment (``loss`` and
-    ``log_reward`` are filled in by the caller)."""
+    ``log_reward`` are filled in by the caller). A preference-conditioned
+    run is evaluated on its mixture over the fixed evaluation preferences at
+    beta = ``hparams.beta_high`` (:func:`_preference_log_probs`)."""
     env, enum = setup.env, enumerate_states(setup.env, setup.reward)
     net = state.params.net
     obs = enum.obs
     if setup.config.conditional:  # evaluated at beta = 1: against R / Z
         obs = conditioned(obs, jnp.ones(obs.shape[:1], jnp.float32))
-    logits = setup.network.apply(net, obs, method=GFNPolicy.forward_logits)
-    log_p = terminating_log_probs(env, enum, logits)
+    if setup.config.is_preference:
+        log_p, log_z = _preference_log_probs(setup, state, enum, hparams.beta_high)
+    else:
+        logits = setup.network.apply(net, obs, method=GFNPolicy.forward_logits)
+        log_p = terminating_log_probs(env, enum, logits)
+        start = env.state_index(env.initial_state())
+        log_z = _learned_log_z(setup, state, logits[start], enum.forward_mask[start],
+                               enum.log_reward[start])  # fmt: skip
     exact = exact_metrics(log_p, enum.log_reward, enum.forward_mask[:, env.exit_action])
-    start = env.state_index(env.initial_state())
-    log_z = _learned_log_z(
-        setup, state, logits[start], enum.forward_mask[start], enum.log_reward[start]
-    )
     pareto = None
     if hasattr(setup.reward, "objectives"):
         key, k_eval = jax.random.split(state.key)
@@ -484,6 +560,28 @@ def _exact_evaluation(setup: _Setup, state: GFNState):
         spearman=exact.spearman,
         pareto=pareto,
     )
+
+
+def _preference_log_probs(setup: _Setup, state: GFNState, enum, beta):
+    """``(log p (N,), log Z ())``: the mean over the fixed evaluation
+    preferences ``w_m`` of the exact terminating distributions of
+    ``P_F(. | w_m, beta)``, and the mean of the learned ``log Z(w_m, beta)``."""
+    config = setup.config
+    weights = evaluation_preferences(
+        config.preference_alpha, config.preference_eval, setup.num_objectives
+    )
+    inputs = preference_condition(weights, beta)  # (M, K + 1)
+
+    def one(row):
+        obs = append_condition(enum.obs, row)
+        logits = setup.network.apply(
+            state.params.net, obs, method=GFNPolicy.forward_logits
+        )
+        return terminating_log_probs(setup.env, enum, logits)
+
+    log_p = jax.vmap(one)(inputs)  # (M, N)
+    log_z = setup.log_z_model.apply(state.params.log_z, inputs)[:, 0]
+    return mixture_log_probs(log_p), jnp.mean(log_z)
 
 
 def _mode_evaluation(setup: _Setup, state: GFNState):
@@ -564,9 +662,7 @@ def conditioned(obs: jax.Array, beta: jax.Array | None) -> jax.Array:
     ``obs`` itself when ``beta`` is None."""
     if beta is None:
         return obs
-    column = jnp.broadcast_to(jnp.asarray(beta, obs.dtype)[..., None],
-                              (*obs.shape[:-1], 1))  # fmt: skip
-    return jnp.concatenate([obs, column], axis=-1)
+    return append_condition(obs, jnp.asarray(beta, obs.dtype)[..., None])
 
 
 def _learned_log_z(setup: _Setup, state: GFNState, start_logits, start_mask,
