@@ -35,8 +35,8 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from common import print_table, save_results
 
-from benchmarks.common import print_table, save_results
 from jaxrl import algorithms
 from jaxrl.envs import qd
 from jaxrl.envs.qd.maze import EXIT, EXIT_RADIUS, INITIAL_DISTANCE, START, WALLS
