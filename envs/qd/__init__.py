@@ -10,7 +10,7 @@ descriptors, extras)`` functions with their search spaces.
   scored by its final position (:func:`hard_maze`); the same maze is the
   gymnax environment :class:`HardMaze`.
 - ``"gridworld-final-position"``: an MLP policy on a sparse gridworld
-  (DoorKey-5x5), described by the agent's final cell
+  (FourRooms), described by the agent's final cell
   (:func:`gridworld_final_position`).
 - ``"brax-ant-omni"``, ``"brax-ant-uni"``, ``"brax-walker2d-uni"``: QDax's
   brax locomotion tasks (final position; feet contact), CPU-sized by

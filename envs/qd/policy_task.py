@@ -140,7 +140,8 @@ def _check_env(env, env_params, episode_steps: int, hidden_layers: int, name: st
     if step_env is None or step_env is environment.Environment.step_env:
         raise TypeError(
             f"{name}: env must implement gymnax's step_env (the transition "
-            f"without auto-reset); {type(env).__name__} does not"
+            f"without auto-reset); {type(env).__name__} does not (for brax, "
+            "use jaxrl.envs.qd.brax_tasks.BraxTransitions)"
         )
     for field, value in (("episode_steps", episode_steps),
                          ("hidden_layers", hidden_layers)):  # fmt: skip
@@ -314,7 +315,8 @@ def gridworld_final_position(
 
     The policy sees the 7 x 7 x 3 egocentric view (ids divided by 10) and
     the one-hot direction, 151 inputs, and picks the argmax of 7 logits. One
-    level (the reset of ``reset_seed``), one episode.
+    level (the reset of ``reset_seed``: FourRooms' walls, gaps, start and
+    goal), one episode.
 
     - Fitness: the episode return (MiniGrid's ``1 - 0.9 t / max_steps`` on
       reaching the goal, else 0).
@@ -322,15 +324,17 @@ def gridworld_final_position(
       minus 1, so in [0, 1]^2.
     - ``extras["is_solved"]``: return > 0.
 
-    CPU-small defaults: 100 steps, one hidden layer of 8 (1,279 genes). A
-    GPU setting: ``episode_steps=250`` (MiniGrid's limit on 5 x 5) with two
-    hidden layers of 64 (``hidden_layers=2, genotype_dim=14343``).
+    CPU-small defaults: FourRooms' whole episode (100 steps, MiniGrid's
+    limit), one hidden layer of 8 (1,279 genes). A GPU setting: two hidden
+    layers of 64 (``hidden_layers=2, genotype_dim=14343``) and batches of
+    thousands, or a larger level with a longer limit (``env_id="DoorKey-8x8",
+    episode_steps=640``).
 
     Args:
         genotype_dim: the MLP's size: ``159 h + 7`` for one hidden layer of
             ``h`` (166, 325, ..., 1279 for h=8, the default).
         env_id: a ``jaxrl.make`` gridworld id with a sparse reward
-            (``"DoorKey-5x5"``, ``"FourRooms"``...).
+            (``"FourRooms"``, ``"DoorKey-5x5"``...).
         episode_steps: steps an episode (at most the gridworld's limit).
         hidden_layers: hidden layers of the MLP.
         reset_seed: the level and the step keys.
