@@ -81,9 +81,19 @@ def has_text_mission(env, space: gym_spaces.Space) -> bool:
 
 def mission_space() -> gym_spaces.Text:
     """The gymnasium space of every mission string (Farama's ``MissionSpace``
-    is a ``Space[str]`` too; ``Text`` needs no minigrid)."""
+    is a ``Space[str]`` too; ``Text`` needs no minigrid).
+
+    WARN: ``Text`` numbers its characters in the order it iterates the
+    charset, and a set's order changes between processes (string hashing),
+    so the charset is given sorted: a seeded ``sample()`` and ``flatten``'s
+    numbers are then the same in every process (a worker's and its parent's).
+    gymnasium's ``AsyncVectorEnv`` reads a ``Text`` from shared memory only
+    once, so a mission needs ``shared_memory=False`` there (Farama's
+    ``MissionSpace`` has no shared memory at all)."""
     return gym_spaces.Text(
-        missions.MAX_MISSION_LENGTH, min_length=0, charset=missions.MISSION_CHARSET
+        missions.MAX_MISSION_LENGTH,
+        min_length=0,
+        charset="".join(sorted(missions.MISSION_CHARSET)),
     )
 
 

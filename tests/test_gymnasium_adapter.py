@@ -422,3 +422,34 @@ def test_environments_pickle_and_deep_copy_mid_episode():
     actions = np.array([2, 1])
     np.testing.assert_array_equal(twin.step(actions)[0]["image"],
                                   vector.step(actions)[0]["image"])  # fmt: skip
+
+
+def test_async_vector_env_with_spawned_workers():
+    """gymnasium's AsyncVectorEnv, its workers started with "spawn": each
+    worker unpickles the maker, builds the environment in a fresh process and
+    replays what the same env gives here (one worker, a 2-step limit). The
+    mission string comes through pipes: gymnasium reads a Text space from
+    shared memory only once (Farama's MissionSpace has none either)."""
+    import functools
+
+    make = functools.partial(jaxrl.to_gymnasium, "Empty-5x5", max_steps=2)
+    here = make()
+    # a seeded mission sample does not depend on the process's string hashing
+    charset = here.observation_space["mission"].character_list
+    assert list(charset) == sorted(charset)
+    vector = gymnasium.vector.AsyncVectorEnv(
+        [make], context="spawn", shared_memory=False
+    )
+    try:
+        obs, _ = vector.reset(seed=5)
+        expected, _ = here.reset(seed=5)
+        np.testing.assert_array_equal(obs["image"][0], expected["image"])
+        assert obs["mission"][0] == expected["mission"]
+        for action in (2, 1):
+            obs, reward, terminated, truncated, _ = vector.step(np.array([action]))
+            expected, *flags, _ = here.step(action)
+            np.testing.assert_array_equal(obs["image"][0], expected["image"])
+            assert [reward[0], terminated[0], truncated[0]] == flags
+        assert truncated[0]  # the limit ended the episode in the worker too
+    finally:
+        vector.close()
