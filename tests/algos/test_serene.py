@@ -64,26 +64,6 @@ def _program(config=TINY):
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def whole(tmp_path_factory):
-    """One engine run: 2 seeds, 40 generations in chunks of 10, a checkpoint
-    every 2 chunks; the step's traces counted."""
-    traces = []
-    program = _program()
-
-    def step(state, hparams):
-        traces.append(1)  # at trace time only
-        return program.step(state, hparams)
-
-    out = tmp_path_factory.mktemp("serene") / "run"
-    result = jaxrl.run(
-        dataclasses.replace(program, step=step), HP, seeds=2, progress=False,
-        console=QUIET, chunk_steps=10, checkpoint_every=2, out=out,
-        check_memory=False,  # its estimate traces the step once more
-    )  # fmt: skip
-    return result, out, len(traces)
-
-
 # --------------------------------------------------------------------------
 # the pieces, by hand
 
@@ -227,8 +207,26 @@ def test_command_line_refuses_a_bad_reward(tmp_path, capsys):
 # one whole run
 
 
-def test_emitters_start_only_from_rewarding_solutions(whole):
-    history = whole[0].history
+def _whole_run(out):
+    """One engine run: 2 seeds, 40 generations in chunks of 10, a checkpoint
+    every 2 chunks; the step's traces counted."""
+    traces = []
+    program = _program()
+
+    def step(state, hparams):
+        traces.append(1)  # at trace time only
+        return program.step(state, hparams)
+
+    result = jaxrl.run(
+        dataclasses.replace(program, step=step), HP, seeds=2, progress=False,
+        console=QUIET, chunk_steps=10, checkpoint_every=2, out=out,
+        check_memory=False,  # its estimate traces the step once more
+    )  # fmt: skip
+    return result, len(traces)
+
+
+def _check_emitters_start_only_from_rewarding_solutions(result):
+    history = result.history
     found = history["has_reward"] > 0
     assert found[:, 0].sum() == 0 and found[:, -1].all()  # found on the way
     before = ~found
@@ -241,8 +239,8 @@ def test_emitters_start_only_from_rewarding_solutions(whole):
     assert (history["num_emitters"][:, -1] > 0).all()
 
 
-def test_budget_alternates_between_chunks(whole):
-    history = whole[0].history
+def _check_budget_alternates_between_chunks(result):
+    history = result.history
     exploiting = history["is_exploiting"] > 0
     # evaluations by emitters each generation, from the running share
     done = TINY.population_size + TINY.batch_size * np.arange(1, 41)
@@ -261,8 +259,7 @@ def test_budget_alternates_between_chunks(whole):
         assert (starts[1:] - ends[:-1] >= 2).all()
 
 
-def test_emitters_stop_and_improve_the_reward(whole):
-    result = whole[0]
+def _check_emitters_stop_and_improve_the_reward(result):
     history, final = result.history, result.final
     assert (history["num_stopped"][:, -1] > 0).all()
     first = np.argmax(history["has_reward"] > 0, axis=1)
@@ -280,9 +277,15 @@ def test_emitters_stop_and_improve_the_reward(whole):
     assert set(final) == set(serene.SereneMetrics._fields)
 
 
-def test_one_trace_and_resume_equals_the_uninterrupted_run(whole):
-    result, out, traces = whole
+def test_a_sparse_run_then_its_resume(tmp_path):
+    """One run (one compilation: under pytest-xdist a shared fixture could
+    compile it once per worker) checked from every side, then resumed."""
+    out = tmp_path / "run"
+    result, traces = _whole_run(out)
     assert traces == 1  # 4 chunks, one trace of the step
+    _check_emitters_start_only_from_rewarding_solutions(result)
+    _check_budget_alternates_between_chunks(result)
+    _check_emitters_stop_and_improve_the_reward(result)
     results = out / "results.json"
     assert json.loads(results.read_text())["status"] == "done"
     results.write_text(results.read_text().replace('"done"', '"interrupted"'))
