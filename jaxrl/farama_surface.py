@@ -118,6 +118,7 @@ class _HostState:
         self.carried = np.asarray(host.carrying, np.uint8)
         self.mission = missions.mission_text(host.mission)
         self.step_count = int(host.time)
+        self.marks = [tuple(int(v) for v in cell) for cell in host.marks]
         # row-major, as Farama's grid.grid lists cells
         rows, columns = np.nonzero(self.cells[..., 0].T == C.GOAL)
         self.goal_pos = (int(columns[0]), int(rows[0])) if len(rows) else None
@@ -165,6 +166,54 @@ def _goal_property(name: str) -> property:
         "LavaGap and MultiRoom call it ``goal_pos``, Crossing "
         "``goal_position``. AttributeError when the level has no goal."
     )
+    return property(get, _refuser(name), _refuser(name), doc)
+
+
+def _word(index: int):
+    return lambda host: host.mission.split()[index]
+
+
+def _mark(index: int):
+    return lambda host: host.marks[index]
+
+
+# Farama's task attributes that the level holds: name -> (the task classes
+# of jaxrl.envs.gridworld that have it, how to read it from a host state).
+# Words come from the mission ("put the blue key near the purple box"),
+# cells from the marks (the task's target, Memory's two ends).
+_TASK_ATTRIBUTES = {
+    "targetType": (("GoToObject", "Fetch"), _word(-1)),
+    "targetColor": (("Fetch",), _word(-2)),
+    "target_color": (("GoToDoor", "GoToObject", "PutNear"), _word(-2)),
+    "target_type": (("PutNear",), _word(-1)),
+    "target_pos": (("GoToDoor", "GoToObject", "PutNear"), _mark(0)),
+    "moveColor": (("PutNear",), _word(2)),
+    "move_type": (("PutNear",), _word(3)),
+    "success_pos": (("Memory",), _mark(0)),
+    "failure_pos": (("Memory",), _mark(1)),
+}
+
+
+def _task_class(name: str) -> type:
+    from jaxrl.envs.gridworld import instructions, memory
+
+    return memory.Memory if name == "Memory" else getattr(instructions, name)
+
+
+def _task_property(name: str) -> property:
+    classes, read = _TASK_ATTRIBUTES[name]
+
+    def get(self):
+        env, _ = self._farama_env(name)
+        kinds = tuple(_task_class(c) for c in classes)
+        task = getattr(env, "task", None) or env  # a converted level's rules
+        if not isinstance(task, kinds):
+            raise AttributeError(
+                f"{name}: only {', '.join(classes)} have it, not {type(task).__name__}"
+            )
+        return read(self._farama_host(name))
+
+    doc = f"Farama's ``{name}`` ({', '.join(classes)}), from the level."
     return property(get, _refuser(name), _refuser(name), doc)
 
 
@@ -244,6 +293,16 @@ class FaramaSurface:
 
     goal_pos = _goal_property("goal_pos")
     goal_position = _goal_property("goal_position")
+
+    targetType = _task_property("targetType")  # noqa: N815  (Farama's names)
+    targetColor = _task_property("targetColor")  # noqa: N815
+    target_color = _task_property("target_color")
+    target_type = _task_property("target_type")
+    target_pos = _task_property("target_pos")
+    moveColor = _task_property("moveColor")  # noqa: N815
+    move_type = _task_property("move_type")
+    success_pos = _task_property("success_pos")
+    failure_pos = _task_property("failure_pos")
 
     @property
     def dir_vec(self) -> np.ndarray:

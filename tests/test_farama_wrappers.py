@@ -369,3 +369,35 @@ def test_boxes_hold_what_farama_boxes_hold():
             assert got.encode() == expected.encode()
     assert mine == theirs
     np.testing.assert_array_equal(mine.encode(), theirs.encode())
+
+
+def test_task_attributes_as_farama(pairs):
+    """Farama's task attributes (Fetch's targetType, GoToDoor's target_pos,
+    Memory's ends...) read from the converted level and from a registry
+    environment's state alike; other tasks lack them, and they are read-only."""
+    names = {
+        "Fetch-5x5-N2": ("targetType", "targetColor"),
+        "GoToDoor-5x5": ("target_pos", "target_color"),
+        "GoToObject-6x6-N2": ("target_pos", "target_color", "targetType"),
+        "PutNear-6x6-N2": ("target_pos", "target_color", "target_type",
+                           "moveColor", "move_type"),
+        "MemoryS7": ("success_pos", "failure_pos"),
+    }  # fmt: skip
+    for env_id, attributes in names.items():
+        farama, ours = pairs[env_id]
+        for env in (farama, ours):
+            env.reset(seed=TASKS[env_id])
+        registered = GymnasiumEnv(*jaxrl.make(env_id))  # the task class itself
+        registered.__dict__["_state"] = ours.__dict__["_state"]  # nothing compiled
+        for name in attributes:
+            expected = getattr(farama.unwrapped, name)
+            if isinstance(expected, tuple):
+                expected = tuple(int(v) for v in expected)
+            assert getattr(ours.unwrapped, name) == expected, (env_id, name)
+            assert getattr(registered, name) == expected, (env_id, name)
+            with pytest.raises(ReadOnlyViewError):
+                setattr(ours.unwrapped, name, expected)
+    _, empty = pairs["Empty-5x5"]
+    empty.reset(seed=0)
+    assert not hasattr(empty.unwrapped, "target_pos")
+    assert not hasattr(pairs["GoToDoor-5x5"][1].unwrapped, "targetType")
