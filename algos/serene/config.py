@@ -164,10 +164,12 @@ class HParams:
 
     SERENE's values: novelty search mutates with sigma 0.05 (also the
     emitter's step when its nearest genome is at distance 0), and an
-    emitter's first step is that distance divided by 3.
+    emitter's first step is that distance divided by 3. Like MAP-Elites'
+    ``mutation_sigma``, sigma is in units of the gene range where the task
+    bounds its genes (0.5 on the maze's [-5, 5]); that scaling is jaxrl's.
     """
 
-    mutation_sigma: float = 0.05  # traced: novelty-search Gaussian mutation step
+    mutation_sigma: float = 0.05  # traced: NS Gaussian mutation step (x gene range)
     sigma_divisor: float = 3.0  # traced: emitter step = nearest genome distance / this
 
 

@@ -190,6 +190,14 @@ class Serene:
                 f"reward must be 'fitness' or 'solved', got {self.reward!r}"
             )
 
+    @property
+    def gene_range(self) -> float:
+        """``high - low`` of the genotype bounds (1.0 when unbounded): the unit
+        of ``mutation_sigma``, as for MAP-Elites' emitters."""
+        if self.genotype_bounds is None:
+            return 1.0
+        return float(self.genotype_bounds[1] - self.genotype_bounds[0])
+
     # ------------------------------------------------------------------ init
 
     def init(self, key, genotypes, fitness, descriptors, params, extras=None):
@@ -291,7 +299,7 @@ class Serene:
         offspring a parent when ``B = 2P``, SERENE's setting)."""
         c = self.config
         parents = population.genotypes[jnp.arange(c.batch_size) % c.population_size]
-        x = gaussian_mutation(key, parents, params.mutation_sigma)
+        x = gaussian_mutation(key, parents, params.mutation_sigma * self.gene_range)
         if self.genotype_bounds is not None:
             x = jnp.clip(x, *self.genotype_bounds)
         return x
@@ -345,7 +353,7 @@ class Serene:
         # rewarding individuals seen for the first time: candidates
         used = jnp.concatenate([pop.is_used, jnp.zeros(genotypes.shape[0], bool)])
         is_new = is_finite & (pool_r > 0) & ~used
-        sigma = _emitter_sigma(pool_g, is_finite, params)
+        sigma = _emitter_sigma(pool_g, is_finite, params, self.gene_range)
         queue, dropped = em.push_candidates(
             state.queue, is_new, pool_g, pool_d, pool_f, pool_r, sigma
         )
@@ -467,17 +475,19 @@ def _rows(members: jax.Array, ancestors: jax.Array) -> jax.Array:
     return jnp.concatenate([flat, ancestors])
 
 
-def _emitter_sigma(genotypes, is_reference, params) -> jax.Array:
+def _emitter_sigma(genotypes, is_reference, params, gene_range) -> jax.Array:
     """``(N,)``: each row's distance to its nearest other reference row,
-    divided by ``sigma_divisor``; ``mutation_sigma`` where that distance is
-    0 (or there is no other row). Summed coordinate by coordinate."""
+    divided by ``sigma_divisor``; ``mutation_sigma * gene_range`` where that
+    distance is 0 (or there is no other row). Summed coordinate by
+    coordinate."""
     diff = genotypes[:, None, :] - genotypes[None, :, :]
     dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1))
     n = genotypes.shape[0]
     usable = is_reference[None, :] & ~jnp.eye(n, dtype=bool)
     nearest = jnp.min(jnp.where(usable, dist, jnp.inf), axis=1)
     ok = (nearest > 0) & jnp.isfinite(nearest)
-    sigma = jnp.where(ok, nearest / params.sigma_divisor, params.mutation_sigma)
+    fallback = params.mutation_sigma * gene_range
+    sigma = jnp.where(ok, nearest / params.sigma_divisor, fallback)
     return sigma.astype(jnp.float32)
 
 
