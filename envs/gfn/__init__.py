@@ -8,7 +8,9 @@ Example::
 """
 
 from jaxrl.envs.gfn.base import GFNEnvironment
+from jaxrl.envs.gfn.bitseq import BitSequence, BitSequenceReward, BitSequenceState
 from jaxrl.envs.gfn.hypergrid import HyperGrid, HyperGridReward, HyperGridState
+from jaxrl.envs.gfn.ising import Ising, IsingReward, IsingState
 from jaxrl.envs.gfn.mo_hypergrid import MOHyperGrid, MOHyperGridReward
 from jaxrl.envs.gfn.registry import (
     GFNEnvSpec,
@@ -18,7 +20,8 @@ from jaxrl.envs.gfn.registry import (
 )
 
 __all__ = [
-    "GFNEnvSpec", "GFNEnvironment", "HyperGrid", "HyperGridReward",
-    "HyperGridState", "MOHyperGrid", "MOHyperGridReward", "gfn_env_ids",
-    "make_gfn_env", "register_gfn_env",
+    "BitSequence", "BitSequenceReward", "BitSequenceState", "GFNEnvSpec",
+    "GFNEnvironment", "HyperGrid", "HyperGridReward", "HyperGridState",
+    "Ising", "IsingReward", "IsingState", "MOHyperGrid", "MOHyperGridReward",
+    "gfn_env_ids", "make_gfn_env", "register_gfn_env",
 ]  # fmt: skip
