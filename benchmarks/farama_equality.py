@@ -9,7 +9,9 @@ observations, rewards and flags are compared at every step (an episode that
 ends starts again). The walk and the wrapper arguments are those of
 ``tests/test_farama_wrappers.py``, which runs one id per task class in CI.
 
-Prints one row per (id, wrapper): steps compared over all seeds and
+Prints a row per id for the surface's attributes after each reset (static
+ones, agent, grid, goal cell, task attributes such as Fetch's targetType),
+then one row per (id, wrapper): steps compared over all seeds and
 ``equal``, ``reset only`` (Dynamic-Obstacles: the balls' random moves come
 from different generators; tests/test_farama_stochastic.py compares them by
 distribution) or ``differs`` with the first difference. Exits 1 on any
@@ -27,7 +29,9 @@ from pathlib import Path
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers the MiniGrid-* ids)
+import numpy as np
 
+from jaxrl.farama_surface import TASK_ATTRIBUTES
 from jaxrl.gymnasium_registration import GRIDWORLD_IDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -37,6 +41,37 @@ import test_farama_wrappers as farama_test  # noqa: E402
 def farama_ids() -> list[str]:
     """The jaxrl gridworld ids whose Farama id is registered, in order."""
     return [i for i in GRIDWORLD_IDS if farama_test.farama_id(i) in gym.registry]
+
+
+def _value(value):
+    """A Farama attribute as Python values (positions as int tuples)."""
+    if isinstance(value, tuple | list | np.ndarray):
+        return tuple(int(v) for v in value)
+    return value
+
+
+def surface_difference(farama, ours) -> str:
+    """The first attribute of ``ours.unwrapped`` (the Farama surface) that
+    differs from Farama's after reset, or ``""``: the static ones, the
+    agent, the grid, the goal cell where Farama names it, and the task
+    attributes (present on both or on neither)."""
+    theirs, mine = farama.unwrapped, ours.unwrapped
+    names = ["width", "height", "max_steps", "agent_view_size",
+             "see_through_walls", "agent_pos", "agent_dir", "mission",
+             "step_count"]  # fmt: skip
+    names += [n for n in ("goal_pos", "goal_position") if hasattr(theirs, n)]
+    for name in names + list(TASK_ATTRIBUTES):
+        if not hasattr(theirs, name):
+            if hasattr(mine, name):
+                return f"{name}: Farama has none, the surface has one"
+            continue
+        if not hasattr(mine, name):
+            return f"{name}: missing"
+        if _value(getattr(mine, name)) != _value(getattr(theirs, name)):
+            return f"{name}: {getattr(mine, name)!r} != {getattr(theirs, name)!r}"
+    if mine.grid != theirs.grid:
+        return "grid: the encodings differ"
+    return ""
 
 
 def first_line(error: BaseException) -> str:
@@ -52,6 +87,9 @@ def check_id(env_id: str, seeds: list[int], num_steps: int, made: dict) -> list[
     differences: dict[str, str] = {}
     for seed in seeds:
         farama, ours = farama_test.make_pair(env_id, seed, made)
+        ours.reset(seed=seed)
+        if "surface" not in differences and surface_difference(farama, ours):
+            differences["surface"] = f"seed {seed}: {surface_difference(farama, ours)}"
         for name in farama_test.WRAPPERS:
             if name in differences:
                 continue
@@ -62,7 +100,11 @@ def check_id(env_id: str, seeds: list[int], num_steps: int, made: dict) -> list[
             except Exception as error:  # noqa: BLE001  (reported, not raised)
                 differences[name] = f"seed {seed}: {first_line(error)}"
     reset_only = farama_test.steps_for(env_id, num_steps) == 0
-    return [
+    surface = "differs" if "surface" in differences else "equal"
+    rows = [
+        (env_id, "(surface attributes)", 0, surface, differences.get("surface", ""))
+    ]
+    return rows + [
         (
             env_id,
             name,
@@ -103,8 +145,8 @@ def main(argv=None) -> int:
             print(f"{row[0]:<30} {row[1]:<28} {row[2]:>6}  {row[3]}{detail}")
             sys.stdout.flush()
     print(
-        f"\n{len(ids)} ids x {len(farama_test.WRAPPERS)} wrappers x {len(seeds)} "
-        f"seeds x {args.steps} steps: {totals['equal']} equal, "
+        f"\n{len(ids)} ids x ({len(farama_test.WRAPPERS)} wrappers + surface) x "
+        f"{len(seeds)} seeds x {args.steps} steps: {totals['equal']} equal, "
         f"{totals['reset only']} reset only, {totals['differs']} differ "
         f"({time.perf_counter() - start:.0f} s)"
     )

@@ -181,7 +181,7 @@ def _mark(index: int):
 # of jaxrl.envs.gridworld that have it, how to read it from a host state).
 # Words come from the mission ("put the blue key near the purple box"),
 # cells from the marks (the task's target, Memory's two ends).
-_TASK_ATTRIBUTES = {
+TASK_ATTRIBUTES = {
     "targetType": (("GoToObject", "Fetch"), _word(-1)),
     "targetColor": (("Fetch",), _word(-2)),
     "target_color": (("GoToDoor", "GoToObject", "PutNear"), _word(-2)),
@@ -201,7 +201,7 @@ def _task_class(name: str) -> type:
 
 
 def _task_property(name: str) -> property:
-    classes, read = _TASK_ATTRIBUTES[name]
+    classes, read = TASK_ATTRIBUTES[name]
 
     def get(self):
         env, _ = self._farama_env(name)
