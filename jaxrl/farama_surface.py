@@ -10,6 +10,9 @@ attributes computed from it. The grid and objects are real ``minigrid``
 objects (:mod:`jaxrl.farama_grid`), so Farama's own methods
 (``gen_obs_grid``, ``agent_sees``, ``get_frame``, ``pprint_grid``...) run on
 them unchanged; those need ``pip install 'jaxrl[farama]'`` (minigrid).
+Task attributes the level holds are there too (:data:`TASK_ATTRIBUTES`:
+Fetch's ``targetType``, GoToDoor's ``target_pos``, Memory's
+``success_pos``...).
 
 Everything is read-only: the JAX state is the truth, and a change made on a
 copy of it would be lost at the next step. Setting an attribute, ``grid.set``
