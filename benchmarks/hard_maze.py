@@ -17,8 +17,10 @@ Methods (all of them run in one compiled program per method, seeds vmapped):
 - ``fitness``: objective search alone: MAP-Elites with a single cell, i.e.
   a (1 + lambda) elitist search on the progress towards the exit;
 - ``random``: uniform genotypes in [-5, 5], no search at all;
-- any other registered QD program given by name with ``--methods`` (it
-  must report ``max_fitness`` as the best fitness so far).
+- ``serene``, ``aurora`` (Gaussian variation like the others), ``ns-es``
+  (its own perturbations: ``batch / 2`` antithetic pairs a generation), or
+  any other registered QD program given by name with ``--methods`` (it must
+  report ``max_fitness`` as the best fitness so far).
 
 Prints, per method: seeds that reached the exit, the median evaluations to
 the first success, compile and run seconds. Saves the fraction of seeds
@@ -45,7 +47,15 @@ from jaxrl.program import scan_program
 # fitness (d0 - d) / d0 of a robot that stopped within EXIT_RADIUS of the exit
 SOLVED_FITNESS = 1.0 - EXIT_RADIUS / INITIAL_DISTANCE
 GENOTYPE_BOUNDS = (-5.0, 5.0)
-DEFAULT_METHODS = ("novelty-search", "map-elites", "fitness", "random")
+DEFAULT_METHODS = (
+    "novelty-search",
+    "serene",
+    "aurora",
+    "ns-es",
+    "map-elites",
+    "fitness",
+    "random",
+)
 
 
 def variation(name: str, batch: int, iterations: int, sigma: float):
@@ -58,6 +68,9 @@ def variation(name: str, batch: int, iterations: int, sigma: float):
                            "coverage_cells": 50},
         "map-elites": {"emitter": "gaussian", "grid_cells": 50},
         "fitness": {"emitter": "gaussian", "grid_cells": 1},
+        "serene": {"chunk_size": 4 * batch},  # SERENE's ~1,000 in whole batches
+        "aurora": {"emitter": "gaussian"},
+        "ns-es": {"num_pairs": batch // 2},
     }  # fmt: skip
     settings.update(per_method.get(name, {}))
     settings = {k: v for k, v in settings.items() if k in fields}
@@ -89,7 +102,8 @@ def run_method(name: str, task, keys, batch: int, evals: int, sigma: float) -> d
         return run_random(task, keys, batch, evals)
     iterations = max(1, (evals - batch) // batch)
     algorithm, config, hparams = variation(name, batch, iterations, sigma)
-    run = scan_program(algorithm.make_program(config, task.name), hparams)
+    program = algorithm.make_program(config, task.name)
+    run = scan_program(program, hparams)
     start = time.perf_counter()
     compiled = jax.jit(jax.vmap(run, in_axes=(0, None))).lower(keys, hparams).compile()
     compile_s = time.perf_counter() - start
@@ -97,7 +111,8 @@ def run_method(name: str, task, keys, batch: int, evals: int, sigma: float) -> d
     out = jax.block_until_ready(compiled(keys, hparams))
     run_s = time.perf_counter() - start
     best = np.asarray(out.metrics.max_fitness)  # (seeds, iterations)
-    evaluations = batch * (1 + np.arange(1, best.shape[1] + 1))
+    # the first population counted as one generation's worth
+    evaluations = program.work_per_step * (1 + np.arange(1, best.shape[1] + 1))
     positions, kept = final_positions(out.state)
     return {"best": best, "evaluations": evaluations, "positions": positions,
             "kept": kept, "compile_s": compile_s, "run_s": run_s}  # fmt: skip
