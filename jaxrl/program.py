@@ -93,6 +93,23 @@ class TrainOutput:
     metrics: Any
 
 
+def last_values(names) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """A ``Program.final``: the last step's value of each metric in ``names``.
+
+    The function returned maps ``{name: (R, T) array}`` to ``{name: (R,)}``
+    for every name in ``names`` that the history holds (the QD programs'
+    rule: their metrics are already running totals or best-so-far values).
+    """
+    names = tuple(names)
+
+    def final(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {
+            name: np.asarray(history[name])[:, -1] for name in names if name in history
+        }
+
+    return final
+
+
 def scan_program(
     program: Program, default_hparams: Any = None
 ) -> Callable[..., TrainOutput]:

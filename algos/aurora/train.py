@@ -12,7 +12,6 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from jaxrl.algos.aurora.aurora import Aurora, AuroraMetrics, AuroraState
@@ -29,7 +28,7 @@ from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
 from jaxrl.algos.map_elites.config import TASK, as_task, descriptor_box
 from jaxrl.algos.map_elites.emitters import make_emitter
 from jaxrl.algos.map_elites.train import resolve_config as _resolve_map_elites
-from jaxrl.program import Curve, Program, scan_program
+from jaxrl.program import Curve, Program, last_values, scan_program
 
 METRICS = AuroraMetrics._fields
 
@@ -242,19 +241,8 @@ def _is_healthy(state: RunState) -> jax.Array:
     return finite & jnp.all(jnp.isfinite(state.aurora.threshold))
 
 
-def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The last iteration's value of every metric, per run (novelty search's
-    rule, so shared names match its ``final`` block).
-
-    Args:
-        history: ``{name: (R, T) array}`` of :class:`AuroraMetrics` fields.
-
-    Returns:
-        ``{name: (R,)}`` for every metric in the history.
-    """
-    return {
-        name: np.asarray(history[name])[:, -1] for name in METRICS if name in history
-    }
+# the last iteration's value of every metric, per run
+final_scores = last_values(METRICS)
 
 
 def make_run(

@@ -33,7 +33,7 @@ from jaxrl.algos.map_elites.config import (
 )
 from jaxrl.algos.map_elites.emitters import make_emitter
 from jaxrl.algos.map_elites.map_elites import MapElites, MapElitesState, QDMetrics
-from jaxrl.program import Curve, Program, scan_program
+from jaxrl.program import Curve, Program, last_values, scan_program
 
 METRICS = QDMetrics._fields
 
@@ -177,18 +177,8 @@ def _is_healthy(state: RunState) -> jax.Array:
     return finite & ~jnp.any(jnp.isnan(archive.fitness))
 
 
-def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The last iteration's value of every metric, per run.
-
-    Args:
-        history: ``{name: (R, T) array}`` of :class:`QDMetrics` fields.
-
-    Returns:
-        ``{name: (R,)}`` for every metric in the history.
-    """
-    return {
-        name: np.asarray(history[name])[:, -1] for name in METRICS if name in history
-    }
+# the last iteration's value of every metric, per run
+final_scores = last_values(METRICS)
 
 
 def make_run(

@@ -13,7 +13,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from jaxrl.algos.map_elites.archive import grid_archive
@@ -32,7 +31,7 @@ from jaxrl.algos.novelty_search.novelty_search import (
     NoveltySearchState,
     NSMetrics,
 )
-from jaxrl.program import Curve, Program, scan_program
+from jaxrl.program import Curve, Program, last_values, scan_program
 
 METRICS = NSMetrics._fields
 
@@ -182,18 +181,8 @@ def _is_healthy(state: RunState) -> jax.Array:
     return finite & ~jnp.any(jnp.isnan(archive.fitness))
 
 
-def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The last generation's value of every metric, per run.
-
-    Args:
-        history: ``{name: (R, T) array}`` of :class:`NSMetrics` fields.
-
-    Returns:
-        ``{name: (R,)}`` for every metric in the history.
-    """
-    return {
-        name: np.asarray(history[name])[:, -1] for name in METRICS if name in history
-    }
+# the last iteration's value of every metric, per run
+final_scores = last_values(METRICS)
 
 
 def make_run(

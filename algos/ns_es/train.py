@@ -12,7 +12,6 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from jaxrl.algos.map_elites.archive import grid_archive
@@ -22,7 +21,7 @@ from jaxrl.algos.map_elites.train import resolve_config
 from jaxrl.algos.novelty_search.archive import empty_archive
 from jaxrl.algos.ns_es.config import MAX_COVERAGE_CELLS, Config, HParams, check_hparams
 from jaxrl.algos.ns_es.ns_es import NoveltyES, NSESMetrics, NSESState
-from jaxrl.program import Curve, Program, scan_program
+from jaxrl.program import Curve, Program, last_values, scan_program
 
 METRICS = NSESMetrics._fields
 
@@ -161,19 +160,8 @@ def _is_healthy(state: RunState) -> jax.Array:
     return finite & ~jnp.any(jnp.isnan(archive.fitness))
 
 
-def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The last generation's value of every metric, per run (the same rule,
-    and for the shared metrics the same names, as novelty search).
-
-    Args:
-        history: ``{name: (R, T) array}`` of :class:`NSESMetrics` fields.
-
-    Returns:
-        ``{name: (R,)}`` for every metric in the history.
-    """
-    return {
-        name: np.asarray(history[name])[:, -1] for name in METRICS if name in history
-    }
+# the last iteration's value of every metric, per run
+final_scores = last_values(METRICS)
 
 
 def make_run(

@@ -11,7 +11,6 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from jaxrl.algos.map_elites.archive import grid_archive
@@ -24,7 +23,7 @@ from jaxrl.algos.serene.config import (
     check_hparams,
 )
 from jaxrl.algos.serene.serene import Serene, SereneMetrics, SereneState
-from jaxrl.program import Curve, Program, scan_program
+from jaxrl.program import Curve, Program, last_values, scan_program
 
 METRICS = SereneMetrics._fields
 
@@ -186,19 +185,8 @@ def _is_healthy(state: RunState) -> jax.Array:
     return finite & jnp.all(jnp.isfinite(s.slots.genotypes))
 
 
-def final_scores(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The last generation's value of every metric, per run (the names of
-    MAP-Elites and novelty search where they mean the same).
-
-    Args:
-        history: ``{name: (R, T) array}`` of :class:`SereneMetrics` fields.
-
-    Returns:
-        ``{name: (R,)}`` for every metric in the history.
-    """
-    return {
-        name: np.asarray(history[name])[:, -1] for name in METRICS if name in history
-    }
+# the last iteration's value of every metric, per run
+final_scores = last_values(METRICS)
 
 
 def make_run(
