@@ -40,13 +40,8 @@ def test_dirichlet_weights_sum_to_one_and_condition_the_policy():
     joined = P.append_condition(obs, condition)
     assert joined.shape == (5, 2, 10)
     np.testing.assert_array_equal(joined[3, 1, 7:], [*weights[1, :2], 4.0])
-    # the policy's first layer takes 2 * 6 one-hot inputs plus K + 1 = 3
-    config = gfn.Config(preference="dirichlet", hidden_size=8, num_iterations=1,
-                        eval_every=1, use_learned_backward=False)  # fmt: skip
-    program = gfn.make_program(config, ENV, REWARD)
-    state = jax.eval_shape(program.init, jax.random.key(0), gfn.HParams())
-    kernel = state.params.net["params"]["forward_net"]["Dense_0"]["kernel"]
-    assert kernel.shape == (2 * 6 + 3, 8)
+    # a policy on [obs, w, beta] (the trained program's input: see the run
+    # below) gives different P_F for different weights
     policy = gfn.GFNPolicy(ENV.num_actions, 8, False, False, False)
     s0 = ENV.observe(ENV.initial_state())
     net = policy.init(jax.random.key(1), P.append_condition(s0, jnp.ones(3)))
@@ -86,5 +81,10 @@ def test_short_run_moves_mass_to_the_pareto_front():
     uniform_mass = float(jnp.sum(jnp.where(enum.is_mode, jnp.exp(uniform), 0.0)))
     assert uniform_mass == pytest.approx(0.295, abs=1e-3)
     assert float(out.metrics.pareto.mass[-1]) > uniform_mass + 0.05
+    # the policy's and log Z's first layers take [w, beta] (K + 1 = 3 more
+    # inputs than the 2 * 6 one-hot observation)
+    params = out.state.params
+    assert params.net["params"]["forward_net"]["Dense_0"]["kernel"].shape[0] == 15
+    assert params.log_z["params"]["Dense_0"]["kernel"].shape[0] == 3
     for leaf in jax.tree.leaves((out.metrics, out.state.params)):
         assert np.isfinite(np.asarray(leaf)).all()
