@@ -174,7 +174,8 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
             ``test_objects`` too. A reward with several
             objectives also has ``objectives(state) -> (K,)`` (maximised) and
             optionally ``reference_point`` (the hypervolume's, default 0):
-            it trains only with an order-preserving loss, and each
+            it trains with an order-preserving loss or preference-conditioned
+            (``Config.preference``, :mod:`.preference`), and each
             evaluation adds ``pareto`` metrics (:mod:`.pareto`).
         target: the environment's id, recorded in the run directory.
 
@@ -188,7 +189,9 @@ def make_program(config: Config, env, reward, target: str | None = None) -> Prog
             with a reward that lists its modes), a reward is zero,
             negative or NaN (no finite log R), or the objective needs every
             state to be able to exit and here it cannot, or the reward has
-            several objectives and the loss is not order-preserving.
+            several objectives and the loss is not order-preserving nor the
+            run preference-conditioned, or a preference-conditioned run has
+            a reward with one objective.
     """
     if not isinstance(config, Config):
         raise TypeError(
