@@ -36,7 +36,7 @@ def write_qd_artifacts(run_dir: Path, task_name: str, archive) -> list[Path]:
             has them (AURORA's descriptors are learned codes).
     """
     run_dir = Path(run_dir)
-    first = jax.tree.map(lambda x: np.asarray(x[0]), archive)
+    first = jax.tree.map(lambda x: np.asarray(x)[0], archive)  # no device ops
     descriptors, fitness = first.descriptors, first.fitness
     kept = np.asarray(getattr(first, "is_valid", np.isfinite(fitness)))
     paths = []
