@@ -89,6 +89,12 @@ class Config:
                 f"Config.reward must be 'fitness', 'solved' or 'task', got "
                 f"{self.reward!r}"
             )
+        if self.feedback_capacity < self.emitter_population:
+            raise ValueError(
+                f"Config.feedback_capacity ({self.feedback_capacity}) must be at "
+                f"least emitter_population ({self.emitter_population}): a "
+                "generation's novel members each need their own place"
+            )
         if self.chunk_size % self.batch_size:
             raise ValueError(
                 f"Config.chunk_size ({self.chunk_size}) must be a multiple of "

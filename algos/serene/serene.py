@@ -281,7 +281,7 @@ class Serene:
         slot_busy = busy[jnp.minimum(row_slot, c.num_emitters - 1)]
         owner = jnp.where(exploit & in_slot & slot_busy, row_slot, -1)
 
-        ns_rows = self._ns_offspring(k_ns, state.population, params)
+        ns_rows = self._ns_offspring(k_ns, state.population, params, owner < 0)
         em_rows = em.offspring(k_em, slots, self.genotype_bounds).reshape(
             -1, c.genotype_dim
         )
@@ -294,11 +294,14 @@ class Serene:
         )  # fmt: skip
         return genotypes, state
 
-    def _ns_offspring(self, key, population: Population, params) -> jax.Array:
-        """``(B, D)``: Gaussian offspring, parents tiled over the batch (2
-        offspring a parent when ``B = 2P``, SERENE's setting)."""
+    def _ns_offspring(self, key, population: Population, params, is_ns) -> jax.Array:
+        """``(B, D)`` Gaussian offspring: the rows novelty search owns
+        (``is_ns`` ``(B,)`` bool) take the population's parents in order,
+        most novel first, tiled over those rows (2 offspring a parent when
+        they number ``2P``, SERENE's setting); other rows are filler."""
         c = self.config
-        parents = population.genotypes[jnp.arange(c.batch_size) % c.population_size]
+        rank = jnp.cumsum(is_ns.astype(jnp.int32)) - 1  # among the NS rows
+        parents = population.genotypes[jnp.maximum(rank, 0) % c.population_size]
         x = gaussian_mutation(key, parents, params.mutation_sigma * self.gene_range)
         if self.genotype_bounds is not None:
             x = jnp.clip(x, *self.genotype_bounds)

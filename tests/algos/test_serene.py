@@ -153,6 +153,23 @@ def test_selection_archive_rule_improvement_and_stagnation_by_hand():
     assert not is_stagnant(with_lists(flat, 4), 2)[0]  # too early
 
 
+def test_novelty_search_rows_take_the_most_novel_parents_first():
+    # rows 0-3 belong to emitters: the 12 other rows still start at parent 0
+    from jaxrl.algos.novelty_search import Population
+    from jaxrl.algos.serene.train import resolve_config
+
+    task = qd.Task("corner", corner_score, 3, (0.0, 0.0), (1.0, 1.0),
+                   genotype_bounds=(0.0, 1.0))  # fmt: skip
+    algorithm = serene.build_algorithm(resolve_config(TINY, task), task)
+    parents = jnp.arange(8, dtype=jnp.float32)[:, None] / 8 * jnp.ones(3)
+    population = Population(parents, jnp.zeros(8), parents[:, :2], jnp.zeros(8))
+    is_ns = jnp.arange(16) >= 4
+    rows = algorithm._ns_offspring(
+        jax.random.key(0), population, serene.HParams(mutation_sigma=0.0), is_ns
+    )
+    np.testing.assert_array_equal(rows[4:, 0] * 8, [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3])
+
+
 def test_config_checks_and_the_reward_choice():
     with pytest.raises(ValueError, match="Config.reward must be"):
         serene.Config(reward="return")
@@ -164,6 +181,8 @@ def test_config_checks_and_the_reward_choice():
         serene.Config(num_neighbours=0)
     with pytest.raises(ValueError, match="Config.improvement_window"):
         serene.Config(improvement_window=7)
+    with pytest.raises(ValueError, match="Config.feedback_capacity"):
+        serene.Config(feedback_capacity=5)  # below emitter_population (6)
     with pytest.raises(ValueError, match="stagnation window"):
         serene.Config(genotype_dim=2, stagnation_base=0, stagnation_per_gene=1.0)
     with pytest.raises(
