@@ -181,3 +181,21 @@ def test_one_compilation_however_many_chunks(tmp_path):
         np.testing.assert_array_equal(runs[2].history[name], runs[1].history[name])
     assert set(runs[1].final) == set(ns_es.NSESMetrics._fields)
     assert runs[1].history["archive_size"].tolist() == [[3, 4], [3, 4]]
+
+
+def test_tell_steps_the_parent_towards_more_novelty():
+    # one member at 1 on a line whose archive holds only 0 (k = 1): novelty
+    # grows with the first gene, so one ask/tell must raise it (a sign error
+    # in the Adam step on -g + weight_decay * theta would lower it)
+    es = ns_es.NoveltyES(_empty_archive(4), meta_population_size=1, num_pairs=16,
+                         num_neighbours=1)  # fmt: skip
+    hp = ns_es.HParams(learning_rate=0.1, sigma=0.05)
+    theta = jnp.array([[1.0, 0.0, 0.0]])
+    state = jax.jit(es.init)(jax.random.key(0), theta, jnp.zeros(1), theta[:, :1], hp)
+    only_zero = _empty_archive(4)
+    state = state.replace(archive=only_zero.replace(is_valid=jnp.arange(4) == 0))
+    rows, state = jax.jit(es.ask)(jax.random.key(1), state, hp)
+    score = jnp.zeros(rows.shape[0])
+    state, _ = jax.jit(es.tell)(jax.random.key(2), rows, score, rows[:, :1], state, hp)
+    moved = np.asarray(es.updated(state)).reshape(-1)[0]
+    assert moved > 1.05, moved
