@@ -70,6 +70,7 @@ see :func:`jaxrl.algos.serene.make_run`).
 """
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -155,9 +156,18 @@ class SereneMetrics(NamedTuple):
 def sparse_reward(kind: str, fitness, extras) -> jax.Array:
     """The reward SERENE exploits: ``fitness`` (``"fitness"``) or
     ``fitness`` where ``extras["is_solved"]``, else 0 (``"solved"``); NaN
-    becomes ``-inf``."""
+    becomes ``-inf``.
+
+    Raises:
+        ValueError: ``"solved"`` without ``extras["is_solved"]``.
+    """
     fitness = _clean(fitness)
     if kind == "solved":
+        if not isinstance(extras, Mapping) or "is_solved" not in extras:
+            raise ValueError(
+                "reward 'solved' needs the task's extras['is_solved'] (a (N,) "
+                f"bool); got extras {extras!r:.80}"
+            )
         return jnp.where(extras["is_solved"], fitness, 0.0).astype(jnp.float32)
     return fitness
 

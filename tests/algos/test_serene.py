@@ -212,6 +212,8 @@ def test_config_checks_and_the_reward_choice():
     np.testing.assert_allclose(reward, [0.5, 0.0, -np.inf])
     np.testing.assert_allclose(serene.sparse_reward("fitness", fitness, {}),
                                [0.5, 0.7, -np.inf])  # fmt: skip
+    with pytest.raises(ValueError, match=r"needs the task's extras\['is_solved'\]"):
+        serene.sparse_reward("solved", jnp.zeros(2), None)
 
 
 def test_command_line_refuses_a_bad_reward(tmp_path, capsys):
