@@ -183,6 +183,9 @@ def test_gridworld_task_shapes_from_a_trace():
     assert task.min_fitness == 0.0
 
 
+# a whole engine run (MAP-Elites' own command-line tests cover the engine
+# path on the arm); with --exhaustive
+@pytest.mark.exhaustive
 def test_map_elites_runs_on_the_gridworld_task_from_the_command_line(tmp_path):
     from jaxrl import cli
 

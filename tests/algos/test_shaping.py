@@ -79,18 +79,21 @@ TINY = ppo.Config(total_steps=2 * 4 * 16, num_envs=4, num_steps=16, num_minibatc
                   update_epochs=1, hidden_size=8, embed_dim=2)  # fmt: skip
 
 
-def test_a_zero_potential_changes_nothing_and_a_real_one_changes_the_update():
+def test_a_zero_shaping_changes_nothing_and_a_real_one_changes_the_update():
+    # one shaped program, run with shaping_coef 0 and 1 (traced: one compile)
     env = DelayedReward()  # two steps; the state counts them
     params, key = env.default_params, jax.random.key(0)
     plain = jax.jit(ppo.make_train(TINY, env, params))(key)
-
-    def run(potential):
-        program = ppo.make_program(TINY, env, params, potential=potential)
-        return jax.jit(scan_program(program, ppo.HParams()))(key)
-
-    zero = run(lambda state, params: jnp.float32(0.0))
+    program = ppo.make_program(
+        TINY,
+        env,
+        params,
+        potential=lambda state, params: state.time.astype(jnp.float32),
+    )
+    run = jax.jit(scan_program(program, ppo.HParams()))
+    zero = run(key, ppo.HParams(shaping_coef=0.0))
     np.testing.assert_array_equal(zero.metrics.loss.total, plain.metrics.loss.total)
-    shaped = run(lambda state, params: state.time.astype(jnp.float32))
+    shaped = run(key, ppo.HParams(shaping_coef=1.0))
     assert not np.array_equal(shaped.metrics.loss.total, plain.metrics.loss.total)
     # episode returns are the task's own: same first rollout, same returns
     np.testing.assert_array_equal(shaped.metrics.episode_return[0],
