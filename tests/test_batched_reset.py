@@ -192,6 +192,8 @@ def test_ppo_trains_through_the_optimistic_reset():
     assert np.isfinite(np.asarray(out.metrics.episode_return)).all()
 
 
+# two MultiRoom generators compiled (about 17 s in the CI run); --exhaustive
+@pytest.mark.exhaustive
 def test_pooled_multiroom_levels_follow_the_per_level_distribution():
     """MultiRoom's ``initial_states`` pools chain tries across the batch; its
     levels match ``initial_state``'s (shapes, dtypes, and chi-square on where

@@ -224,6 +224,9 @@ def test_two_processes_equal_one_process(tmp_path):
     assert sorted(int(p.name) for p in (out / "checkpoints").iterdir()) == [5, 10, 12]
 
 
+# two more processes (about 22 s in the CI run); --exhaustive. The default
+# run keeps test_two_processes_equal_one_process.
+@pytest.mark.exhaustive
 @pytest.mark.usefixtures("_one_at_a_time")
 def test_stop_in_one_process_then_resume_in_both(tmp_path):
     """2 processes x 1 device (3 runs padded to 4), joined by explicit

@@ -33,7 +33,8 @@ def test_gae_matches_numpy_loop():
 
 
 def test_one_compile_across_seeds_and_learning_rates():
-    env, params = jaxrl.make("Empty-5x5")
+    # CartPole: the cheapest environment to compile; no gridworld code needed
+    env, params = jaxrl.make("CartPole-v1")
     train = ppo.make_train(SMALL, env, params)
     traces = []
 
@@ -69,8 +70,8 @@ def test_engine_run_equals_make_train():
     from ``init``, XLA may round a few operations differently."""
     from rich.console import Console
 
-    env, params = jaxrl.make("Empty-5x5")
-    program = ppo.make_program(SMALL, env, params, target="Empty-5x5")
+    env, params = jaxrl.make("CartPole-v1")  # the cheapest to compile
+    program = ppo.make_program(SMALL, env, params, target="CartPole-v1")
     result = jaxrl.run(program, ppo.HParams(), seeds=2, progress=False,
                        console=Console(quiet=True))  # fmt: skip
     keys = jax.vmap(jax.random.key)(jnp.arange(2))
@@ -81,7 +82,7 @@ def test_engine_run_equals_make_train():
                                   out.metrics.num_episodes)  # fmt: skip
     np.testing.assert_allclose(result.history["loss.total"], out.metrics.loss.total,
                                rtol=1e-4, atol=1e-6)  # fmt: skip
-    assert set(result.final) == {"episode_return", "success_rate"}
+    assert set(result.final) == {"episode_return"}  # CartPole reports no success
 
 
 def test_success_comes_from_the_environment():

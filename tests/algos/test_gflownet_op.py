@@ -220,6 +220,9 @@ def test_op_tb_trains_the_tiny_grid():
     assert (after > 0.5).all() and (after > 4 * before).all(), (before, after)
 
 
+# the command line trains every loss the same way (test_gflownet_cli_envs);
+# this OP-TB run with --exhaustive
+@pytest.mark.exhaustive
 def test_cli_trains_op_tb(tmp_path, capsys):
     code = cli.main(["train", "gfn", "--env", "hypergrid:ndim=2,height=4",
                      "--loss", "op-tb", "--num-iterations", "4", "--eval-every",

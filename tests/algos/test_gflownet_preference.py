@@ -67,6 +67,9 @@ def test_preference_is_refused_where_it_cannot_work():
         gfn.Config(preference="dirichlet", replay_size=32, replay_batch=8)
 
 
+# a learning check (about 18 s in the CI run): with --exhaustive; the
+# Pareto comparison itself is benchmarks/gfn_pareto.py
+@pytest.mark.exhaustive
 def test_short_run_moves_mass_to_the_pareto_front():
     """PC-TB with beta = 4 on the 6 x 6 Branin-Currin grid (7 front cells;
     a uniform policy puts 0.295 on them): after 40 iterations of 16 the
