@@ -53,7 +53,8 @@ def test_checkpoint_of_another_run_or_version_is_refused(tmp_path, trained_state
 
 def test_cli_refuses_existing_run_dir(tmp_path, capsys):
     (tmp_path / "run").mkdir()
-    code = cli.main(["train", "ppo", "--out", str(tmp_path / "run"), "--seeds", "1"])
+    code = cli.main(["train", "ppo", "--env", "CartPole-v1", "--out",
+                     str(tmp_path / "run"), "--seeds", "1"])  # fmt: skip
     assert code == 2
     assert "already exists (empty)" in capsys.readouterr().out
 

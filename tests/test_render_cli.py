@@ -71,6 +71,8 @@ def test_episode_is_cut_at_its_end(tmp_path, capsys):
     assert len(_gif_frames(out)) == length + 1
 
 
+# trains a run first (about 19 s in the CI run); --exhaustive
+@pytest.mark.exhaustive
 def test_checkpoint_policy(tmp_path, capsys):
     """A tiny `jaxrl train ppo` run, then its first seed's policy plays.
 

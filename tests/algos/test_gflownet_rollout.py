@@ -54,6 +54,9 @@ def test_compacted_apply_gives_the_needed_rows_batched_or_not():
     assert [e.primitive.name for e in eqns].count("cond") == 1
 
 
+# the unbatched equality runs by default (test_gflownet.py); under vmap
+# with --exhaustive (about 14 s in the CI run)
+@pytest.mark.exhaustive
 def test_compacted_loss_is_the_padded_loss_under_vmap():
     keys = jax.random.split(jax.random.key(3), 2)
     hparams = gfn.HParams()

@@ -122,6 +122,8 @@ def test_rnd_bonus_is_the_predictors_mean_squared_error():
     np.testing.assert_allclose(bonus, expected, rtol=2e-3, atol=1e-6)
 
 
+# a learning check (about 12 s in the CI run); --exhaustive
+@pytest.mark.exhaustive
 def test_rnd_training_lowers_the_bonus_of_what_it_trained_on_most():
     rnd = intrinsic.RND(hidden_size=32, output_size=16, num_epochs=8, num_minibatches=2)
     seen = jax.random.normal(jax.random.key(1), (1, 16, 6))
