@@ -51,6 +51,7 @@ _LAZY = {
     "register": ("jaxrl.registry", "register"),
     "to_gymnasium": ("jaxrl.gymnasium_adapter", "to_gymnasium"),
     "checked": ("jaxrl.wrappers", "checked"),
+    "qd": ("jaxrl.qd", None),  # load_archive, take_run
 }
 
 

@@ -106,3 +106,8 @@ def test_import_jaxrl_starts_no_backend():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_qd_results_are_one_attribute_away():
+    # `jaxrl.qd.load_archive(run_dir)` without importing jaxrl.qd first
+    assert jaxrl.qd.load_archive.__name__ == "load_archive"
