@@ -39,6 +39,14 @@ import jax.numpy as jnp
 from jaxrl.algos.map_elites.archive import Archive, sample_elites
 
 
+def gene_range(genotype_bounds: tuple[float, float] | None) -> float:
+    """``high - low`` of a task's genotype bounds, 1.0 for an unbounded task:
+    the unit that mutation step sizes are given in."""
+    if genotype_bounds is None:
+        return 1.0
+    return float(genotype_bounds[1] - genotype_bounds[0])
+
+
 def gaussian_mutation(key: jax.Array, x: jax.Array, sigma) -> jax.Array:
     """``x + sigma N(0, I)``; ``x`` ``(N, D)``."""
     return x + sigma * jax.random.normal(key, x.shape, x.dtype)
@@ -142,11 +150,8 @@ class VariationEmitter:
 
     @property
     def gene_range(self) -> float:
-        """``high - low`` of the genotype bounds (1.0 when unbounded): the unit
-        of ``mutation_sigma`` and ``sigma_iso``."""
-        if self.genotype_bounds is None:
-            return 1.0
-        return float(self.genotype_bounds[1] - self.genotype_bounds[0])
+        """The unit of ``mutation_sigma`` and ``sigma_iso`` (:func:`gene_range`)."""
+        return gene_range(self.genotype_bounds)
 
     def init(self, key: jax.Array, archive: Archive) -> Any:
         # () rather than None: a leafless node that checkpoints restore as is

@@ -78,7 +78,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.algos.map_elites.archive import Archive, insert
-from jaxrl.algos.map_elites.emitters import gaussian_mutation
+from jaxrl.algos.map_elites.emitters import gaussian_mutation, gene_range
 from jaxrl.algos.map_elites.map_elites import archive_metrics
 from jaxrl.algos.novelty_search.archive import (
     NoveltyArchive,
@@ -202,11 +202,8 @@ class Serene:
 
     @property
     def gene_range(self) -> float:
-        """``high - low`` of the genotype bounds (1.0 when unbounded): the unit
-        of ``mutation_sigma``, as for MAP-Elites' emitters."""
-        if self.genotype_bounds is None:
-            return 1.0
-        return float(self.genotype_bounds[1] - self.genotype_bounds[0])
+        """The unit of ``mutation_sigma``, as for MAP-Elites' emitters."""
+        return gene_range(self.genotype_bounds)
 
     # ------------------------------------------------------------------ init
 
