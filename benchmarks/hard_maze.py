@@ -46,7 +46,6 @@ from jaxrl.program import scan_program
 
 # fitness (d0 - d) / d0 of a robot that stopped within EXIT_RADIUS of the exit
 SOLVED_FITNESS = 1.0 - EXIT_RADIUS / INITIAL_DISTANCE
-GENOTYPE_BOUNDS = (-5.0, 5.0)
 DEFAULT_METHODS = (
     "novelty-search",
     "serene",
@@ -119,13 +118,15 @@ def run_method(name: str, task, keys, batch: int, evals: int, sigma: float) -> d
 
 
 def run_random(task, keys, batch: int, evals: int) -> dict:
-    """Uniform genotypes, batch after batch; the last 16 batches' positions."""
+    """Uniform genotypes in the task's bounds, batch after batch; the last 16
+    batches' positions."""
     iterations = max(1, evals // batch)
-    low, high = GENOTYPE_BOUNDS
+    low, high = task.genotype_bounds
+    shape = (batch, task.genotype_dim)
 
     def one_seed(key):
         def step(best, key):
-            genotypes = jax.random.uniform(key, (batch, 67), jnp.float32, low, high)
+            genotypes = jax.random.uniform(key, shape, jnp.float32, low, high)
             fitness, descriptors, _ = task(genotypes, key)
             best = jnp.maximum(best, jnp.max(fitness))
             return best, (best, descriptors)
