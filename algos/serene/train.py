@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.algos.map_elites.archive import grid_archive
+from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
 from jaxrl.algos.map_elites.config import as_task, descriptor_box
 from jaxrl.algos.map_elites.train import resolve_config as resolve_boxes
 from jaxrl.algos.serene.config import (
@@ -145,6 +146,9 @@ def make_program(
         lower_is_better=("num_rejected", "num_dropped"),
         is_healthy=_is_healthy,
         check_hparams=check_hparams,
+        artifacts=lambda state, run_dir: write_qd_artifacts(
+            run_dir, task.name, state.serene.archive
+        ),
         description={
             "algorithm": "serene",
             "target": target or task.name,

@@ -309,6 +309,7 @@ def test_a_sparse_run_then_its_resume(tmp_path):
     _check_emitters_stop_and_improve_the_reward(result)
     results = out / "results.json"
     assert json.loads(results.read_text())["status"] == "done"
+    assert (out / "archive.png").stat().st_size > 1000  # the novelty archive
     results.write_text(results.read_text().replace('"done"', '"interrupted"'))
     shutil.rmtree(out / "checkpoints" / "40")
     # the task is this file's function, not a registered id: pass the program
