@@ -7,7 +7,7 @@ methods, so its state rides in a training run's carry:
 * ``reward(state, next_obs, done) -> (state, bonus)`` for a rollout's
   reached observations ``(T, B, ...)``, ``bonus`` ``(T, B)`` float32 raw;
 * ``update(state, next_obs, key, lr) -> (state, loss)`` after the policy
-  update (RND trains its predictor; counts have nothing to learn).
+  update (RND and RDD train their predictors; counts have nothing to learn).
 
 ``is_episodic`` says whether the intrinsic return stops at episode ends.
 :mod:`~jaxrl.algos.intrinsic.normalization` holds the running scaler that
@@ -24,18 +24,28 @@ from jaxrl.algos.intrinsic.normalization import (
     standardize,
     update_moments,
 )
+from jaxrl.algos.intrinsic.rdd import (
+    RDD,
+    RDDState,
+    discrepancy_term,
+    pseudo_count_term,
+)
 from jaxrl.algos.intrinsic.rnd import RND, RNDState
 
 __all__ = [
     "COUNT_MODES",
+    "RDD",
     "RND",
     "CountState",
+    "RDDState",
     "RNDState",
     "RewardScaler",
     "RunningMoments",
     "SimHashCounts",
+    "discrepancy_term",
     "init_moments",
     "init_reward_scaler",
+    "pseudo_count_term",
     "scale_rewards",
     "standardize",
     "update_moments",

@@ -9,7 +9,7 @@ from jaxrl.algos.intrinsic import COUNT_MODES
 from jaxrl.batched_reset import RESET_MODES
 from jaxrl.program import check_field_types, check_ranges
 
-INTRINSIC_REWARDS = ("none", "rnd", "count")
+INTRINSIC_REWARDS = ("none", "rnd", "count", "rdd")
 SHAPING_POTENTIALS = ("none", "goal_distance")
 
 
@@ -32,11 +32,14 @@ class Config:
     anneal_lr: bool = True  # linear decay of the learning rate to 0
     normalize_advantages: bool = True  # per minibatch
     final_fraction: float = 0.1  # share of updates whose episodes give "final"
-    intrinsic: str = "none"  # exploration bonus: none, rnd or count (SimHash)
+    intrinsic: str = "none"  # exploration bonus: none, rnd, count (SimHash) or rdd
     count_mode: str = "lifelong"  # count only: lifelong or episodic counts
     count_key_bits: int = 128  # count only: SimHash bits per observation
     rnd_hidden_size: int = 256  # rnd only: width of target and predictor
     rnd_output_size: int = 512  # rnd only: target feature size (paper: 512)
+    rdd_hidden_size: int = 64  # rdd only: width of both networks (paper: 64)
+    rdd_output_size: int = 64  # rdd only: target features (paper: 64, Atari 512)
+    rdd_sigma: float = 1.0  # rdd only: std of the target draws (paper: 1)
     # a custom potential is make_program's ``potential`` argument
     shaping: str = "none"  # potential-based shaping: none or goal_distance
     gated_shaping: bool = False  # pay shaping at episode end if outcome >= gate
@@ -53,7 +56,8 @@ class Config:
         positive = (
             "total_steps", "num_envs", "num_steps", "num_minibatches",
             "update_epochs", "hidden_size", "embed_dim", "count_key_bits",
-            "rnd_hidden_size", "rnd_output_size",
+            "rnd_hidden_size", "rnd_output_size", "rdd_hidden_size",
+            "rdd_output_size",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -63,6 +67,10 @@ class Config:
             raise ValueError(
                 f"Config.intrinsic must be one of {', '.join(INTRINSIC_REWARDS)}, "
                 f"got {self.intrinsic!r}"
+            )
+        if not (math.isfinite(self.rdd_sigma) and self.rdd_sigma > 0):
+            raise ValueError(
+                f"Config.rdd_sigma must be a finite number > 0, got {self.rdd_sigma!r}"
             )
         if self.recurrent and self.num_envs % self.num_minibatches:
             raise ValueError(

@@ -17,6 +17,7 @@ from flax import struct
 from gymnax.environments import spaces
 
 from jaxrl.algos.intrinsic import (
+    RDD,
     RND,
     SimHashCounts,
     init_moments,
@@ -114,7 +115,7 @@ class _Setup:
     env: Any
     env_params: Any
     network: ActorCritic
-    intrinsic: Any = None  # RND, SimHashCounts or None
+    intrinsic: Any = None  # RND, RDD, SimHashCounts or None
     box: "_ActionBox | None" = None  # continuous actions only
     stepper: Any = None  # the batched stepper over env (jaxrl.batched_reset)
 
@@ -267,6 +268,11 @@ def make_intrinsic(config: Config):
         return RND(
             config.rnd_hidden_size, config.rnd_output_size, config.update_epochs,
             config.num_minibatches,
+        )  # fmt: skip
+    if config.intrinsic == "rdd":
+        return RDD(
+            config.rdd_hidden_size, config.rdd_output_size, config.rdd_sigma,
+            config.update_epochs, config.num_minibatches,
         )  # fmt: skip
     if config.intrinsic == "count":
         return SimHashCounts(mode=config.count_mode, key_bits=config.count_key_bits)
@@ -484,7 +490,7 @@ def _mixed_advantages(setup, hparams, runner, rollout, continuing, next_value):
 
     The bonus of step ``t`` is paid for the observation it reached, scaled by
     the running standard deviation of its discounted sums. An episodic bonus
-    stops at episode ends like the task's reward; a lifelong one (RND,
+    stops at episode ends like the task's reward; a lifelong one (RND, RDD,
     lifelong counts) runs on across them: its GAE bootstraps from the next
     observation acted on, whatever the episode boundaries.
 

@@ -165,7 +165,7 @@ TINY = ppo.Config(total_steps=2 * 4 * 8, num_envs=4, num_steps=8, num_minibatche
 
 def test_ppo_bad_intrinsic_settings_are_refused_before_compiling():
     with pytest.raises(ValueError, match="Config.intrinsic must be one of none, rnd, "
-                       "count, got 'icm'"):  # fmt: skip
+                       "count, rdd, got 'icm'"):  # fmt: skip
         ppo.Config(intrinsic="icm")
     with pytest.raises(ValueError, match="Config.count_mode must be one of lifelong"):
         ppo.Config(intrinsic="count", count_mode="daily")
