@@ -169,8 +169,8 @@ def _train(args) -> int:
     config = from_args(algorithm.config_type, args)
     hparams = from_args(algorithm.hparams_type, args)
     sweep = parse_sweep(args.sweep)
-    program = algorithm.make_program(config, args.target)
     out = _run_dir_path(args.out, algorithm.name, args.target, args.overwrite)
+    program = algorithm.make_program(config, args.target)
     jaxrl.run(
         program, hparams, seeds=args.seeds, first_seed=args.seed, sweep=sweep,
         out=out, chunk_steps=args.chunk_steps,
@@ -187,8 +187,13 @@ def _train(args) -> int:
 def _run_dir_path(out: str | None, algorithm: str, target: str,
                   overwrite: bool) -> Path:  # fmt: skip
     """The run directory to create; with ``--overwrite`` an existing jaxrl
-    run there will be replaced (after every other check has passed)."""
-    from jaxrl import rundir
+    run there will be replaced (after every other check has passed).
+
+    Checked now, before the program is built (seconds for a gridworld):
+    process 0 alone looks at the filesystem and the others get its answer,
+    as :func:`jaxrl.run` does again later.
+    """
+    from jaxrl import distributed, rundir
 
     if out is None:
         import jax
@@ -207,6 +212,7 @@ def _run_dir_path(out: str | None, algorithm: str, target: str,
         raise ValueError(
             f"--overwrite replaces jaxrl run directories only; {path} is not one"
         )
+    distributed.on_main_process(lambda: rundir.check_new(path, overwrite))
     return path
 
 

@@ -210,3 +210,25 @@ def test_command_line_reports_the_memory_limit_and_can_skip_the_check(
     assert not (tmp_path / "run").exists()
     assert cli.main([*argv, "--no-memory-check"]) == 0
     assert (tmp_path / "run" / "results.json").exists()
+
+
+def test_command_line_refuses_an_existing_out_before_building(
+    tmp_path, monkeypatch, capsys
+):
+    import dataclasses
+
+    from jaxrl import algorithms, cli
+
+    def never(config, target):
+        raise AssertionError("the program was built before --out was checked")
+
+    ppo = algorithms.get("ppo")
+    monkeypatch.setitem(
+        algorithms._ALGORITHMS, "ppo", dataclasses.replace(ppo, make_program=never)
+    )
+    (tmp_path / "run").mkdir()
+    assert cli.main(["train", "ppo", "--out", str(tmp_path / "run")]) == 2
+    assert "already exists (empty)" in capsys.readouterr().out
+    (tmp_path / "file").write_text("")
+    assert cli.main(["train", "ppo", "--out", str(tmp_path / "file" / "run")]) == 2
+    assert "is a file" in capsys.readouterr().out
