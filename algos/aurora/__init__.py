@@ -40,6 +40,7 @@ from jaxrl.algos.aurora.container import (
     empty_container,
     insert,
     rebuild,
+    size_control,
 )
 from jaxrl.algos.aurora.encoder import (
     AutoEncoder,
@@ -69,7 +70,7 @@ __all__ = [
     "empty_container", "encode", "final_scores", "fit_normaliser",
     "grid_qd_score", "insert", "is_training_iteration", "make_program",
     "make_run", "normalise", "observation_size", "rebuild",
-    "reconstruction_errors", "resolve_config", "run_if", "train",
+    "reconstruction_errors", "resolve_config", "run_if", "size_control", "train",
 ]  # fmt: skip
 
 

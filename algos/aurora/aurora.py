@@ -27,8 +27,20 @@ One iteration (``ask`` + ``tell``), after QDax's AURORA (PAPERS section 8):
   is re-encoded and the container rebuilt from the new codes. The gaps
   between trainings grow linearly: with base ``b`` the trainings come after
   ``b, 3b, 6b, 10b, ...`` iterations (QDax: ``b`` = 2 scans, 2, 6, 12, 20);
-- on other iterations that are a multiple of ``control_every``, the size
-  control of ``l``: ``e = size - target``, ``l <- l + K e + K (e - e_prev)``.
+- on the size-control iterations, ``control_start + k * control_every``, the
+  size control of ``l``: ``e = size - target``,
+  ``l <- l + K e + K (e - e_prev)``, and the container is rebuilt with the
+  new ``l`` (every member re-inserted, as QDax does), so it thins out at
+  once when ``l`` grows. A size-control iteration that is also a training
+  iteration only trains (QDax's ``if train ... elif control``); with the
+  defaults they never meet: QDax controls after scans 1, 3, 5, ... of 5
+  iterations (iterations 5, 15, 25, ...) and trains after scans 2, 6, 12,
+  ... (iterations 10, 30, 60, ...).
+
+``init`` inserts the first batch with the fresh encoder, then trains the
+autoencoder on it and rebuilds the container (QDax trains at iteration 0,
+before the loop; this training is not one of the schedule's), and sets
+``e_prev = size - target`` (QDax's notebook initialises it so).
 
 Fitness is maximised. Nothing here is jitted: the caller jits.
 """
@@ -42,9 +54,9 @@ from flax import struct
 
 from jaxrl.algos.aurora.container import (
     Container,
-    control_threshold,
     insert,
     rebuild,
+    size_control,
 )
 from jaxrl.algos.aurora.encoder import (
     AutoEncoder,
@@ -67,11 +79,11 @@ class AuroraState:
     encoder_params: Any  # the autoencoder's parameters
     normaliser: Normaliser  # observation statistics of the last training
     threshold: jax.Array  # () float32: l
-    previous_error: jax.Array  # () float32: e of the last size control
+    previous_error: jax.Array  # () float32: e of the last size control (or init's)
     iteration: jax.Array  # () int32: tells done
     next_training: jax.Array  # () int32: the iteration of the next training
     training_gap: jax.Array  # () int32: iterations between the last two trainings
-    num_trainings: jax.Array  # () int32: trainings so far
+    num_trainings: jax.Array  # () int32: trainings so far (init's included)
     training_loss: jax.Array  # () float32: last training's last-epoch loss
     best_fitness: jax.Array  # () float32: best fitness evaluated so far
     best_genotype: jax.Array  # (D,) float32: its genotype
@@ -95,10 +107,11 @@ class AuroraMetrics(NamedTuple):
     threshold: jax.Array  # () float32: l after this iteration
     reconstruction_loss: jax.Array  # () float32: this batch's, before training
     training_loss: jax.Array  # () float32: last training's last epoch (0: none)
-    num_trainings: jax.Array  # () int32: autoencoder trainings so far
+    num_trainings: jax.Array  # () int32: autoencoder trainings so far (init's too)
     num_inserted: jax.Array  # () int32: offspring added to the container
     num_overflow: jax.Array  # () int32: no empty slot left for them
-    num_rejected: jax.Array  # () int32: non-finite observation/code, NaN fitness
+    num_rejected: jax.Array  # () int32: non-finite observation/code, NaN task
+    # descriptor, NaN or -inf fitness: never inserted
 
 
 def run_if(pred: jax.Array, fn, operand):
@@ -143,8 +156,9 @@ class Aurora:
         num_epochs_late: epochs per training after it.
         late_after: see above.
         schedule_base: the first training's iteration; gaps grow by it.
-        control_every: the size control runs on non-training iterations
-            that are a multiple of this.
+        control_every: iterations between two size controls.
+        control_start: the first size control's iteration; the control
+            runs on ``control_start + k * control_every`` unless it trains.
         coverage_grid: an empty MAP-Elites grid over the task's descriptor
             box; only its cells are used (coverage and QD score), or None.
         qd_offset: subtracted from every fitness in ``qd_score``.
@@ -161,13 +175,16 @@ class Aurora:
     late_after: int = 500
     schedule_base: int = 10
     control_every: int = 10
+    control_start: int = 5
     coverage_grid: Archive | None = None
     qd_offset: float = 0.0
 
     def _reach(self, is_reached, fitness, descriptors):
         if self.coverage_grid is None:
             return is_reached
-        ok = jnp.all(jnp.isfinite(descriptors), axis=-1) & (fitness > -jnp.inf)
+        # as novelty search and MAP-Elites: a NaN descriptor reaches nothing,
+        # one outside the box counts in the edge cell it clips to
+        ok = ~jnp.any(jnp.isnan(descriptors), axis=-1) & (fitness > -jnp.inf)
         cells = cell_index(self.coverage_grid, jnp.where(ok[:, None], descriptors, 0))
         cells = jnp.where(ok, cells, is_reached.shape[0])
         return is_reached.at[cells].set(True, mode="drop")
@@ -191,10 +208,12 @@ class Aurora:
         )
 
     def init(self, key, genotypes, fitness, descriptors, observations, params):
-        """State from a first, already scored batch: a fresh autoencoder,
-        statistics of this batch's observations, and the batch inserted with
-        ``l = params.initial_threshold``."""
-        k_model, k_emitter = jax.random.split(key)
+        """State from a first, already scored batch: a fresh autoencoder and
+        statistics of this batch's observations, the batch inserted with
+        ``l = params.initial_threshold``, then the autoencoder trained on the
+        members (``num_epochs``) and the container rebuilt from their new
+        codes; ``e_prev = size - target_size``."""
+        k_model, k_train, k_emitter = jax.random.split(key, 3)
         genotypes = jnp.asarray(genotypes, jnp.float32)
         fitness = _clean(fitness)
         observations = jnp.asarray(observations, jnp.float32)
@@ -217,7 +236,7 @@ class Aurora:
             jnp.float32(-jnp.inf), jnp.zeros_like(genotypes[0]), genotypes, fitness
         )
         base = jnp.int32(self.schedule_base)
-        return AuroraState(
+        state = AuroraState(
             container=container,
             encoder_params=encoder_params,
             normaliser=normaliser,
@@ -231,7 +250,13 @@ class Aurora:
             best_fitness=best[0],
             best_genotype=best[1],
             is_reached=is_reached,
-            emitter_state=self.emitter.init(k_emitter, self._parents(container)),
+            emitter_state=(),
+        )
+        state = self._fit(k_train, state, params)
+        error = state.container.size.astype(jnp.float32) - self.target_size
+        return state.replace(
+            previous_error=error,
+            emitter_state=self.emitter.init(k_emitter, self._parents(state.container)),
         )
 
     def ask(self, key, state: AuroraState, params):
@@ -278,7 +303,8 @@ class Aurora:
         )
         is_training = is_training_iteration(iteration, state.next_training)
         state = run_if(is_training, lambda s: self._train(k_train, s, params), state)
-        state = self._control(state, is_training, params)
+        is_control = ~is_training & self.is_control_iteration(iteration)
+        state = run_if(is_control, lambda s: self._control(s, params), state)
         emitter_state = self.emitter.tell(
             k_emitter, genotypes, fitness, latent, self._parents(state.container),
             state.emitter_state, params,
@@ -289,8 +315,17 @@ class Aurora:
         return state, self._metrics(state, loss, done)
 
     def _train(self, key, state: AuroraState, params) -> AuroraState:
+        """A training of the schedule: :meth:`_fit`, then the schedule
+        advanced."""
+        state = self._fit(key, state, params)
+        next_training, gap = advance_schedule(
+            state.next_training, state.training_gap, self.schedule_base
+        )
+        return state.replace(next_training=next_training, training_gap=gap)
+
+    def _fit(self, key, state: AuroraState, params) -> AuroraState:
         """Train the autoencoder on the members, re-encode every stored
-        observation, rebuild the container; advance the schedule."""
+        observation, rebuild the container."""
         container = state.container
         epochs = jnp.where(
             state.iteration <= self.late_after, self.num_epochs, self.num_epochs_late
@@ -302,30 +337,28 @@ class Aurora:
         latent = encode(
             self.model, trained.params, trained.normaliser, container.observations
         )
-        next_training, gap = advance_schedule(
-            state.next_training, state.training_gap, self.schedule_base
-        )
         return state.replace(
             container=rebuild(container, latent, state.threshold),
             encoder_params=trained.params,
             normaliser=trained.normaliser,
-            next_training=next_training,
-            training_gap=gap,
             num_trainings=state.num_trainings + 1,
             training_loss=trained.loss,
         )
 
-    def _control(self, state: AuroraState, is_training, params) -> AuroraState:
-        """The size control of ``l`` on non-training iterations that are a
-        multiple of ``control_every``."""
-        threshold, error = control_threshold(
-            state.threshold, state.previous_error, state.container.size,
+    def is_control_iteration(self, iteration) -> jax.Array:
+        """``control_start + k * control_every`` (``k >= 0``); the training
+        iterations among them only train."""
+        since = jnp.asarray(iteration) - self.control_start
+        return (since >= 0) & (since % self.control_every == 0)
+
+    def _control(self, state: AuroraState, params) -> AuroraState:
+        """The size control of ``l``, then the container rebuilt with it."""
+        container, threshold, error = size_control(
+            state.container, state.threshold, state.previous_error,
             self.target_size, params.control_gain,
         )  # fmt: skip
-        now = ~is_training & (state.iteration % self.control_every == 0)
         return state.replace(
-            threshold=jnp.where(now, threshold, state.threshold),
-            previous_error=jnp.where(now, error, state.previous_error),
+            container=container, threshold=threshold, previous_error=error
         )
 
     def _metrics(self, state: AuroraState, loss, done: Inserted) -> AuroraMetrics:

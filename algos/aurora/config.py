@@ -41,6 +41,7 @@ class Config:
     late_after: int = 500  # num_epochs_late after this iteration (QDax: 100 scans)
     schedule_base: int = 10  # first training; gaps grow by it (QDax: 2 scans of 5)
     control_every: int = 10  # size control period (QDax: every other scan of 5)
+    control_start: int = 5  # first size control (QDax: after the first scan of 5)
     emitter: str = "iso_line"  # a MAP-Elites emitter, or a mix "iso_line:1,sbx:1"
     coverage_cells: int = 100  # task's coverage grid: cells per descriptor axis
     descriptor_low: float | str = TASK  # coverage box: number for every axis, or "task"
@@ -52,7 +53,8 @@ class Config:
         positive = (
             "genotype_dim", "batch_size", "num_iterations", "archive_capacity",
             "target_size", "latent_size", "encoder_width", "train_batch_size",
-            "num_epochs", "schedule_base", "control_every", "coverage_cells",
+            "num_epochs", "schedule_base", "control_every", "control_start",
+            "coverage_cells",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -85,6 +87,14 @@ class Config:
     def num_evaluations(self) -> int:
         """Evaluations in a run: the first batch and one batch an iteration."""
         return self.batch_size * (self.num_iterations + 1)
+
+    @property
+    def control_iterations(self) -> tuple[int, ...]:
+        """The iterations (1-based) that run the size control of ``l``:
+        ``control_start + k * control_every``, less the training ones."""
+        trainings = set(self.training_iterations)
+        every = range(self.control_start, self.num_iterations + 1, self.control_every)
+        return tuple(i for i in every if i not in trainings)
 
     @property
     def training_iterations(self) -> tuple[int, ...]:

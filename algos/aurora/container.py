@@ -9,8 +9,11 @@ metrics only). Its ``descriptors`` are latent codes.
 Insertion (:func:`insert`), after QDax's ``UnstructuredRepertoire`` (PAPERS
 section 8). "Within ``l``" means at a distance ``<= l`` (QDax's test):
 
-1. A row whose descriptor or observation is not finite, or whose fitness is
-   NaN (stored as ``-inf``) or ``-inf``, is rejected (``num_rejected``).
+1. A row whose descriptor or observation is not finite, whose task
+   descriptor holds a NaN, or whose fitness is NaN (stored as ``-inf``) or
+   ``-inf``, is never inserted and is counted (``num_rejected``), as in
+   MAP-Elites and novelty search. A task descriptor outside the coverage box
+   is kept (the coverage metrics clip it onto the box's edge cell).
 2. A row whose *second*-nearest member is within ``l`` is dropped: it would
    sit in a cluster.
 3. In-batch competition: of two rows left within ``l`` of each other, the
@@ -28,7 +31,8 @@ section 8). "Within ``l``" means at a distance ``<= l`` (QDax's test):
 
 At most one write lands in a slot, so the result does not depend on the
 order XLA applies a scatter. :func:`rebuild` re-inserts every member, with
-new descriptors, into an empty container (AURORA's re-indexing).
+new descriptors, into an empty container (AURORA's re-indexing after a
+training); :func:`size_control` moves ``l`` and rebuilds with the new ``l``.
 """
 
 import jax
@@ -117,7 +121,8 @@ def insert(
         container: an unbatched container.
         genotypes, fitness: ``(B, D)``, ``(B,)``.
         descriptors: ``(B, L)`` latent codes.
-        task_descriptors, observations: ``(B, K)``, ``(B, O)``, stored along.
+        task_descriptors, observations: ``(B, K)``, ``(B, O)``, stored along
+            (a NaN in either rejects the row).
         threshold: ``l``, a scalar (traced is fine).
         is_candidate: ``(B,)`` bool, rows to consider (default: all); the
             others are neither inserted nor counted.
@@ -132,8 +137,9 @@ def insert(
     descriptors = jnp.asarray(descriptors, jnp.float32)
     observations = jnp.asarray(observations, jnp.float32)
     considered = jnp.ones((batch,), bool) if is_candidate is None else is_candidate
+    task_descriptors = jnp.asarray(task_descriptors, jnp.float32)
     ok = _finite_rows(descriptors) & _finite_rows(observations) & (fitness > -jnp.inf)
-    ok &= considered
+    ok &= ~jnp.any(jnp.isnan(task_descriptors), axis=-1) & considered
     safe = jnp.where(ok[:, None], descriptors, 0.0)
     # each row alone against the members (a batch of one: no other row is a
     # reference), the two nearest; distance inf where there is none
@@ -205,6 +211,20 @@ def rebuild(container: Container, descriptors: jax.Array, threshold) -> Containe
     return rebuilt.replace(
         num_added=container.num_added, num_overflow=container.num_overflow
     )
+
+
+def size_control(container: Container, threshold, previous_error, target_size, gain):
+    """AURORA's size-control step: :func:`control_threshold`, then the
+    container rebuilt with the new ``l`` from its current codes (QDax
+    re-inserts every member), so it thins out at once when ``l`` grows.
+
+    Returns:
+        ``(container, l, e)``.
+    """
+    threshold, error = control_threshold(
+        threshold, previous_error, container.size, target_size, gain
+    )
+    return rebuild(container, container.descriptors, threshold), threshold, error
 
 
 def control_threshold(threshold, previous_error, size, target_size, gain):

@@ -2,9 +2,10 @@
 
 ``make_program(config, task)`` gives the engine ``init`` (score a first batch
 drawn uniformly in the task's initial box, start the autoencoder and the
-container) and one iteration as ``step`` (ask, score, tell; the training and
-the re-indexing happen inside ``tell`` on the schedule's iterations), so a
-whole run is one compiled program of fixed shapes. ``make_run`` scans the
+container, train the autoencoder on it once) and one iteration as ``step``
+(ask, score, tell; the training, the re-indexing and the size control happen
+inside ``tell`` on their iterations), so a whole run is one compiled program
+of fixed shapes. ``make_run`` scans the
 same program in one piece.
 """
 
@@ -122,6 +123,7 @@ def build_algorithm(config: Config, task, obs_size: int) -> Aurora:
         late_after=config.late_after,
         schedule_base=config.schedule_base,
         control_every=config.control_every,
+        control_start=config.control_start,
         coverage_grid=grid_archive(1, (config.coverage_cells,) * len(low), low, high),
         qd_offset=float(qd_offset),
     )
@@ -230,12 +232,13 @@ def _step(algorithm: Aurora, task, state: RunState, hparams):
 
 def _is_healthy(state: RunState) -> jax.Array:
     """False once a member holds a non-finite genotype, code or observation,
-    or the autoencoder a non-finite parameter."""
+    a NaN task descriptor, or the autoencoder a non-finite parameter."""
     container = state.aurora.container
     valid = container.is_valid[..., None]
     finite = jnp.all(jnp.where(valid, jnp.isfinite(container.genotypes), True))
     finite &= jnp.all(jnp.where(valid, jnp.isfinite(container.descriptors), True))
     finite &= jnp.all(jnp.where(valid, jnp.isfinite(container.observations), True))
+    finite &= ~jnp.any(jnp.where(valid, jnp.isnan(container.task_descriptors), False))
     for leaf in jax.tree.leaves(state.aurora.encoder_params):
         finite &= jnp.all(jnp.isfinite(leaf))
     return finite & jnp.all(jnp.isfinite(state.aurora.threshold))

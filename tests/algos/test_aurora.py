@@ -1,7 +1,11 @@
 """AURORA: container insertion and rebuilding by hand, the size control's
-arithmetic, the training schedule, the tasks' observations, config checks,
-and one engine run (one compilation, the schedule in the metrics, members'
-codes equal to the trained encoder's codes of their observations)."""
+arithmetic and rebuild, the training and control schedules, coverage of NaN
+descriptors, the tasks' observations, config checks, and one engine run (one
+compilation, the training at init, the schedules and e_prev in the metrics,
+members' codes equal to the trained encoder's codes of their observations);
+with --exhaustive, a resumed run equal to the uninterrupted one."""
+
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -12,11 +16,13 @@ from rich.console import Console
 
 import jaxrl
 from jaxrl.algos import aurora
+from jaxrl.algos.map_elites.archive import grid_archive
 from jaxrl.envs import qd
 
 QUIET = Console(quiet=True)
 insert = jax.jit(aurora.insert)
 rebuild = jax.jit(aurora.rebuild)
+size_control = jax.jit(aurora.size_control)
 
 
 def _container(codes, fitness, capacity=6):
@@ -35,12 +41,13 @@ def _container(codes, fitness, capacity=6):
     )
 
 
-def _insert(container, codes, fitness, observations=None, candidate=None):
+def _insert(container, codes, fitness, observations=None, candidate=None, task=None):
     codes = jnp.asarray(codes, jnp.float32)[:, None]
     obs = codes if observations is None else jnp.asarray(observations)[:, None]
+    task = codes if task is None else jnp.asarray(task, jnp.float32)[:, None]
     candidate = jnp.ones(len(codes), bool) if candidate is None else candidate
     return insert(
-        container, codes, jnp.asarray(fitness, jnp.float32), codes, codes, obs,
+        container, codes, jnp.asarray(fitness, jnp.float32), codes, task, obs,
         0.3, jnp.asarray(candidate),
     )  # fmt: skip
 
@@ -52,27 +59,30 @@ def _insert(container, codes, fitness, observations=None, candidate=None):
 def test_insertion_rules_on_a_hand_built_batch():
     # members: A at 0 (f 1), B at 0.5 (f 1), C at 5 (f 2); slots 3-5 empty; l 0.3
     container = _container([0.0, 0.5, 5.0], [1.0, 1.0, 2.0])
-    codes = [0.25, 5.2, 4.8, 10.0, 10.2, 20.0, -3.0, -3.2, -0.2, 30.0]
-    fitness = [9.0, 3.0, 2.5, 1.0, 2.0, jnp.nan, 0.5, 0.5, 0.5, 1.0]
-    obs = [*codes[:9], jnp.nan]
+    codes = [0.25, 5.2, 4.8, 10.0, 10.2, 20.0, -3.0, -3.2, -0.2, 30.0, 60.0]
+    fitness = [9.0, 3.0, 2.5, 1.0, 2.0, jnp.nan, 0.5, 0.5, 0.5, 1.0, 1.0]
+    obs = [*codes[:9], jnp.nan, 60.0]
+    task = [*codes[:10], jnp.nan]
     # r0 at 0.25: A and B both 0.25 away, the second nearest within l: dropped
     # r1 at 5.2: C within l (0.2), the next far: competes, 3 > 2, replaces C
     # r2 at 4.8: C is its nearest too (0.4 from r1: no rival); r1 is fitter
     # r3 at 10, r4 at 10.2: 0.2 apart, r4 fitter knocks r3 out; new slot 3
-    # r5: NaN fitness, rejected; r9: NaN observation, rejected
+    # r5: NaN fitness, r9: NaN observation, r10: NaN task descriptor (its
+    # code and observation finite): never inserted, counted
     # r6 at -3, r7 at -3.2, equal fitness: the lower index wins; new slot 4
     # r8 at -0.2: A within l, B 0.7 away: competes with A, 0.5 < 1, loses
-    out, done = _insert(container, codes, fitness, obs)
+    out, done = _insert(container, codes, fitness, obs, task=task)
     np.testing.assert_array_equal(out.is_valid, [1, 1, 1, 1, 1, 0])
     np.testing.assert_allclose(out.descriptors[:5, 0], [0.0, 0.5, 5.2, 10.2, -3.0])
     np.testing.assert_array_equal(out.fitness, [1, 1, 3, 2, 0.5, -jnp.inf])
     np.testing.assert_allclose(out.observations[:5, 0], [0.0, 0.5, 5.2, 10.2, -3.0])
+    assert not np.isnan(np.asarray(out.task_descriptors)).any()
     assert (int(done.num_inserted), int(done.num_overflow)) == (3, 0)
-    assert int(done.num_rejected) == 2 and int(out.num_added) == 3
+    assert int(done.num_rejected) == 3 and int(out.num_added) == 3
     # one slot left: q0 takes it, q1 (far from everyone) overflows; the rows
     # that are not candidates are neither inserted nor counted
-    candidate = jnp.arange(10) < 2
-    full, done = _insert(out, [40.0, 50.0] + [0.0] * 8, [1.0] * 10, None, candidate)
+    candidate = jnp.arange(11) < 2
+    full, done = _insert(out, [40.0, 50.0] + [0.0] * 9, [1.0] * 11, None, candidate)
     np.testing.assert_array_equal(full.is_valid, np.ones(6, bool))
     assert float(full.descriptors[5, 0]) == 40.0
     assert (int(done.num_inserted), int(done.num_overflow), int(done.num_rejected)) == (
@@ -93,6 +103,38 @@ def test_rebuild_reinserts_every_member_with_new_codes():
     np.testing.assert_allclose(out.observations[:2, 0], [1.0, 3.0])  # kept along
     np.testing.assert_array_equal(out.fitness[:2], [4.0, 3.0])
     assert (int(out.num_added), int(out.num_overflow)) == (7, 2)
+
+
+def test_size_control_rebuilds_with_the_new_threshold():
+    # members at 0, 0.35, 0.7, 5 (fitness 1, 3, 2, 1), l 0.3, target 2:
+    # e = 2, e - e_prev = 2 - 0 = 2, l = 0.3 + 0.05 (2) + 0.05 (2) = 0.5: the
+    # container is rebuilt at once, 0.35 (fitter) knocks out 0 and 0.7
+    container = _container([0.0, 0.35, 0.7, 5.0], [1.0, 3.0, 2.0, 1.0])
+    out, threshold, error = size_control(container, 0.3, 0.0, 2, 0.05)
+    np.testing.assert_allclose(float(threshold), 0.5, rtol=1e-6)
+    assert float(error) == 2.0
+    np.testing.assert_array_equal(out.is_valid, [1, 1, 0, 0, 0, 0])
+    np.testing.assert_allclose(out.descriptors[:2, 0], [0.35, 5.0])
+    np.testing.assert_array_equal(out.fitness[:2], [3.0, 1.0])
+    # l shrinking (e < 0) keeps every member
+    out, threshold, _ = size_control(container, 0.3, 0.0, 6, 0.05)
+    np.testing.assert_allclose(float(threshold), 0.1, rtol=1e-5)
+    assert int(out.size) == 4
+
+
+def test_coverage_skips_nan_descriptors():
+    # a 2 x 2 grid on [0, 1]^2: a NaN descriptor and a -inf fitness reach
+    # nothing; a descriptor outside the box counts in the edge cell
+    grid = aurora.Aurora(
+        container=None, model=None, emitter=None, batch_size=3,
+        coverage_grid=grid_archive(1, (2, 2), (0.0, 0.0), (1.0, 1.0)),
+    )  # fmt: skip
+    reached = grid._reach(
+        jnp.zeros((4,), bool),
+        jnp.array([1.0, 1.0, -jnp.inf, 1.0]),
+        jnp.array([[jnp.nan, 0.1], [0.1, 0.1], [0.9, 0.1], [jnp.inf, 0.9]]),
+    )
+    np.testing.assert_array_equal(reached, [True, False, False, True])
 
 
 def test_size_control_arithmetic():
@@ -119,6 +161,16 @@ def test_training_schedule_gaps_grow_linearly():
             seen.append(iteration)
             next_training, gap = aurora.advance_schedule(next_training, gap, 2)
     assert seen == [2, 6, 12, 20]
+    # QDax controls after scans 1, 3, 5, ... of 5 iterations and trains after
+    # scans 2, 6, 12, ...: with the defaults they never meet
+    default = aurora.Config(num_iterations=100)
+    assert default.control_iterations == tuple(range(5, 100, 10))
+    # where they meet, the iteration only trains
+    config = aurora.Config(
+        schedule_base=2, control_every=2, control_start=2, num_iterations=12,
+        genotype_dim=4,
+    )  # fmt: skip
+    assert config.control_iterations == (4, 8, 10)
     # run_if: fn where the predicate holds, per run under vmap
     out = jax.vmap(lambda p, x: aurora.run_if(p, lambda y: y + 1, x))(
         jnp.array([True, False]), jnp.array([10, 20])
@@ -185,17 +237,23 @@ def test_config_hparams_and_task_checks():
 # a whole run
 
 
-def test_engine_run_one_compilation_schedule_and_reindexing(tmp_path):
-    # 6 iterations in 3 chunks; trainings after iterations 2 and 6, the size
-    # control (every 2 iterations, not on training ones) after iteration 4
+def test_engine_run_one_compilation_schedules_and_reindexing(tmp_path):
+    # 6 iterations in 3 chunks; a training at init and after iterations 2 and
+    # 6; the size control every iteration from 1 that does not train (1, 3,
+    # 4, 5). target = capacity and at most 48 members: e < 0 and
+    # 2 e - e_prev < 0 at every control, so l only shrinks, the control's
+    # rebuild keeps every member and archive_size is the size it saw
     warm_up(tmp_path / "warm")
     config = aurora.Config(
-        genotype_dim=4, batch_size=8, num_iterations=6, archive_capacity=16,
-        target_size=8, latent_size=2, encoder_width=8, encoder_depth=0,
-        train_batch_size=4, num_epochs=3, num_epochs_late=2, late_after=3,
-        schedule_base=2, control_every=2, coverage_cells=8, emitter="gaussian",
+        genotype_dim=4, batch_size=8, num_iterations=6, archive_capacity=128,
+        target_size=128, latent_size=2, encoder_width=8, encoder_depth=0,
+        train_batch_size=16, num_epochs=3, num_epochs_late=2, late_after=3,
+        schedule_base=2, control_every=1, control_start=1, coverage_cells=8,
+        emitter="gaussian",
     )  # fmt: skip
-    hparams = aurora.HParams(learning_rate=1e-2, control_gain=1e-2)
+    assert config.control_iterations == (1, 3, 4, 5)
+    gain = 1e-4
+    hparams = aurora.HParams(learning_rate=1e-2, control_gain=gain)
     program = aurora.make_program(config, qd.arm(4), "arm")
     start = compilations()
     result = jaxrl.run(
@@ -204,14 +262,30 @@ def test_engine_run_one_compilation_schedule_and_reindexing(tmp_path):
     # init and the chunk function, once each whatever the number of chunks
     assert compilations() - start <= 2
     history = result.history
-    np.testing.assert_array_equal(history["num_trainings"], [[0, 1, 1, 1, 1, 2]] * 2)
-    # l moves only at iteration 4: l = 0.2 + K e + K (e - 0), e = size - 8
-    threshold, size = history["threshold"], history["archive_size"]
-    np.testing.assert_allclose(threshold[:, :3], 0.2)
-    np.testing.assert_allclose(threshold[:, 3], 0.2 + 2e-2 * (size[:, 3] - 8.0))
-    np.testing.assert_array_equal(threshold[:, 4], threshold[:, 3])
     for name, values in history.items():
         assert np.isfinite(values).all(), name
+    np.testing.assert_array_equal(history["num_trainings"], [[1, 2, 2, 2, 2, 3]] * 2)
+    assert (history["training_loss"][:, 0] > 0).all()  # trained at init
+    # l: 0.2 until the control at 1, then l + K e + K (e - e_prev), e = size -
+    # 128; unchanged on the training iterations 2 and 6
+    threshold = history["threshold"].astype(np.float64)
+    error = history["archive_size"] - 128.0
+    # e_prev at iteration 1 is init's e = init size - 128, init size in 1..8
+    first = 2 * error[:, 0] - (threshold[:, 0] - 0.2) / gain
+    np.testing.assert_allclose(first, np.round(first), atol=0.02)
+    assert ((np.round(first) >= -127) & (np.round(first) <= -120)).all()
+    for now, before in ((2, 0), (3, 2), (4, 3)):  # iterations 3, 4, 5
+        grown = gain * (2 * error[:, now] - error[:, before])
+        np.testing.assert_allclose(
+            threshold[:, now], threshold[:, now - 1] + grown, rtol=0, atol=1e-6
+        )
+    np.testing.assert_array_equal(
+        history["threshold"][:, 1], history["threshold"][:, 0]
+    )
+    np.testing.assert_array_equal(
+        history["threshold"][:, 5], history["threshold"][:, 4]
+    )
+    assert (np.diff(threshold[:, :5], axis=1) <= 0).all()
     # the run ended on a training: every member's code is the trained
     # encoder's code of its stored observation
     state = result.state.aurora
@@ -235,3 +309,33 @@ def test_engine_run_one_compilation_schedule_and_reindexing(tmp_path):
     assert all(0 < c <= 1 for c in final["coverage"])
     assert program.description["algorithm"] == "aurora"
     assert program.description["config"]["qd_offset"] == pytest.approx(-(np.pi**2))
+
+
+@pytest.mark.exhaustive
+def test_resume_equals_the_uninterrupted_run(tmp_path):
+    # a training at init and after 2, 6; controls at 1, 3, 5 (QDax's
+    # interleaving); resumed from the checkpoint after iteration 4
+    config = aurora.Config(
+        genotype_dim=4, batch_size=8, num_iterations=6, archive_capacity=16,
+        target_size=8, latent_size=2, encoder_width=8, encoder_depth=0,
+        train_batch_size=4, num_epochs=3, num_epochs_late=2, late_after=3,
+        schedule_base=2, control_every=2, control_start=1, coverage_cells=8,
+        emitter="gaussian",
+    )  # fmt: skip
+    hparams = aurora.HParams(learning_rate=1e-2, control_gain=1e-2)
+    program = aurora.make_program(config, qd.arm(4), "arm")
+    out = tmp_path / "run"
+    result = jaxrl.run(
+        program, hparams, seeds=2, progress=False, console=QUIET, chunk_steps=2,
+        checkpoint_every=1, out=out,
+    )  # fmt: skip
+    assert (np.diff(result.history["threshold"], axis=1) != 0).any()
+    results = out / "results.json"
+    results.write_text(results.read_text().replace('"done"', '"interrupted"'))
+    shutil.rmtree(out / "checkpoints" / "6")
+    resumed = jaxrl.resume(out, program, progress=False, console=QUIET)
+    for name in result.history:
+        np.testing.assert_array_equal(resumed.history[name], result.history[name])
+    same = np.testing.assert_array_equal
+    jax.tree.map(same, resumed.state.aurora, result.state.aurora)
+    same(jax.random.key_data(resumed.state.key), jax.random.key_data(result.state.key))
