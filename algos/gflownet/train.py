@@ -57,8 +57,11 @@ from jaxrl.algos.gflownet.preference import (
 )
 from jaxrl.algos.gflownet.replay import ReplayBuffer, add, draw, init_buffer
 from jaxrl.algos.gflownet.trajectories import (
-    compacted_apply,
+    Compaction,
+    compacted_switch,
+    compaction,
     map_states,
+    prefix_apply,
     sample_trajectories,
     trajectory_terms,
     visited_states,
@@ -373,31 +376,32 @@ def _apply(setup: _Setup, net_params, states, inputs=None):
     return setup.network.apply(net_params, _with_inputs(obs, inputs))
 
 
-def _compacted(setup: _Setup, net_params, traj, inputs=None):
+def _compacted(setup: _Setup, net_params, plan: Compaction, length: int, inputs=None):
     """``apply`` for :func:`trajectory_terms` that runs the network on the
-    visited states of ``traj`` only (:func:`compacted_apply`); outputs of
-    the padding repeats are zeros, which no objective reads."""
-    needed = visited_states(traj).reshape(-1)
+    first ``length`` rows of ``plan``, which hold the visited states
+    (:func:`prefix_apply`); outputs of the padding repeats are zeros, which
+    no objective reads."""
 
     def apply(states):
         lead = jax.tree.leaves(states)[0].shape[:2]
         obs = _with_inputs(map_states(setup.env.observe, states, 2), inputs)
-        obs = obs.reshape(needed.shape[0], -1)
-        out = compacted_apply(
-            lambda o: setup.network.apply(net_params, o), obs, needed,
-            setup.config.train_batch,
-        )  # fmt: skip
+        obs = obs.reshape(plan.order.shape[0], -1)
+        out = prefix_apply(lambda o: setup.network.apply(net_params, o), obs, plan,
+                           length)  # fmt: skip
         return jax.tree.map(lambda x: x.reshape(*lead, *x.shape[1:]), out)
 
     return apply
 
 
 def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner,
-          condition: _Condition | None = None):  # fmt: skip
+          condition: _Condition | None = None, plan: Compaction | None = None,
+          length: int = 0):  # fmt: skip
+    """The objective on ``traj``; with a ``plan`` (compacted rollouts) the
+    network runs on its first ``length`` rows only."""
     inputs = None if condition is None else condition.inputs
     apply = (
-        _compacted(setup, params.net, traj, inputs)
-        if setup.config.resolved_rollout == "compacted"
+        _compacted(setup, params.net, plan, length, inputs)
+        if plan is not None
         else lambda states: _apply(setup, params.net, states, inputs)
     )
     log_z = params.log_z
@@ -455,9 +459,21 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
         trained = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=1),
                                traj, replayed)  # fmt: skip
         state = state.replace(replay=replay)
-    (loss, terms), grads = jax.value_and_grad(_loss, has_aux=True)(
-        state.params, setup, hparams, trained, partner, condition
-    )
+    grad_fn = jax.value_and_grad(_loss, has_aux=True)
+    if config.resolved_rollout == "compacted":
+        # the switch on the prefix length holds the whole gradient (see
+        # compacted_switch)
+        plan, lengths = compaction(visited_states(trained).reshape(-1),
+                                   config.train_batch)  # fmt: skip
+
+        def branch(length, params):
+            return grad_fn(params, setup, hparams, trained, partner, condition,
+                           plan, length)  # fmt: skip
+
+        (loss, terms), grads = compacted_switch(plan, lengths, branch, state.params)
+    else:
+        (loss, terms), grads = grad_fn(state.params, setup, hparams, trained,
+                                       partner, condition)  # fmt: skip
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     zeta = jax.vmap(log_partition_estimate, in_axes=(1, 1, 0, 1))(
         terms.log_pf, terms.log_pb, terms.log_reward, terms.is_valid

@@ -7,6 +7,7 @@ exit step included), time-major: states ``(T+1, B, ...)``, actions
 evaluate the network on the visited states only (:func:`compacted_apply`).
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -208,17 +209,72 @@ def visited_states(traj: Trajectories) -> jax.Array:
     return jnp.concatenate([first, traj.is_valid])
 
 
-def compacted_apply(apply_obs: Callable, obs: jax.Array, needed: jax.Array, chunk: int):
-    """``apply_obs`` on the ``needed`` rows of ``obs`` only.
+class Compaction(NamedTuple):
+    """Where the needed rows of a batch go when it is compacted
+    (:func:`compaction`)."""
 
-    The needed rows are moved to the front (stable order) and the network
-    runs on the shortest prefix that holds them all, picked by ``lax.switch``
-    among the static lengths ``chunk * 2**k`` (capped at ``N``): one branch
-    runs, on fewer than twice the needed rows (or ``chunk`` rows).
+    order: jax.Array  # (N,) int32: the needed rows first, in their order
+    rank: jax.Array  # (N,) int32: each row's position in ``order``
+    needed: jax.Array  # (N,) bool
+    index: jax.Array  # () int32: the shortest prefix length that holds them
 
-    Under ``vmap`` the prefix is the one that holds every batch member's
+
+def compaction(needed: jax.Array, chunk: int) -> tuple[Compaction, tuple[int, ...]]:
+    """Plan to run a network on the ``needed`` rows of ``N`` only.
+
+    The needed rows move to the front (stable order); the prefix lengths are
+    the static ``chunk * 2**k`` (capped at ``N``) and ``index`` picks the
+    shortest that holds every needed row, so the network runs on fewer than
+    twice the needed rows (or ``chunk`` rows).
+
+    Returns:
+        ``(plan, lengths)``: the :class:`Compaction` and the sorted static
+        prefix lengths ``index`` picks from.
+    """
+    n = needed.shape[0]
+    num_lengths = max(-(-n // chunk) - 1, 1).bit_length() + 1
+    lengths = tuple(sorted({min(chunk * 2**k, n) for k in range(num_lengths)}))
+    order = jnp.argsort(~needed, stable=True).astype(jnp.int32)
+    rank = jnp.zeros_like(order).at[order].set(jnp.arange(n, dtype=jnp.int32))
+    count = jnp.sum(needed, dtype=jnp.int32)
+    index = jnp.sum(count > jnp.asarray(lengths[:-1], jnp.int32), dtype=jnp.int32)
+    return Compaction(order, rank, needed, index), lengths
+
+
+def prefix_apply(apply_obs: Callable, obs: jax.Array, plan: Compaction, length: int):
+    """``apply_obs`` on the first ``length`` (static) rows of ``obs`` in
+    ``plan.order``, put back in place: the network's output on needed rows,
+    zeros elsewhere. ``length`` must hold every needed row (the prefix
+    ``plan.index`` picks, or longer)."""
+    out = apply_obs(obs[plan.order[:length]])
+    row = jnp.minimum(plan.rank, length - 1)
+    n = obs.shape[0]
+
+    def put_back(x):
+        is_kept = plan.needed.reshape(n, *(1,) * (x.ndim - 1))
+        return jnp.where(is_kept, x[row], 0)
+
+    return jax.tree.map(put_back, out)
+
+
+def compacted_switch(plan: Compaction, lengths: tuple[int, ...], branch: Callable,
+                     *operands):  # fmt: skip
+    """``branch(length, *operands)`` for the prefix length ``plan`` picks,
+    one ``lax.switch`` branch per length in ``lengths``.
+
+    Under ``vmap`` the length is the one that holds every batch member's
     needed rows (:func:`_max_over_batch`), so the switch stays a branch (a
-    batched index would run every branch).
+    batched index would run every branch). A whole gradient computation
+    belongs inside ``branch``: differentiating through the switch would
+    make every branch return the residuals of all the others (zeros).
+    """
+    branches = [functools.partial(branch, length) for length in lengths]
+    return jax.lax.switch(_max_over_batch(plan.index), branches, *operands)
+
+
+def compacted_apply(apply_obs: Callable, obs: jax.Array, needed: jax.Array, chunk: int):
+    """``apply_obs`` on the ``needed`` rows of ``obs`` only
+    (:func:`compaction`, :func:`prefix_apply`, :func:`compacted_switch`).
 
     Args:
         apply_obs: ``(C, obs) -> pytree of (C, ...)`` arrays.
@@ -230,31 +286,12 @@ def compacted_apply(apply_obs: Callable, obs: jax.Array, needed: jax.Array, chun
         ``apply_obs``'s pytree with leading ``(N,)``: the network's output on
         needed rows, zeros elsewhere.
     """
-    n = obs.shape[0]
-    num_lengths = max(-(-n // chunk) - 1, 1).bit_length() + 1
-    lengths = sorted({min(chunk * 2**k, n) for k in range(num_lengths)})
-    order = jnp.argsort(~needed, stable=True)
-    count = jnp.sum(needed, dtype=jnp.int32)
-    index = jnp.sum(count > jnp.asarray(lengths[:-1], jnp.int32), dtype=jnp.int32)
+    plan, lengths = compaction(needed, chunk)
 
-    def prefix(length):
-        def run(sorted_obs):
-            def pad(x):
-                return jnp.pad(x, ((0, n - length),) + ((0, 0),) * (x.ndim - 1))
+    def branch(length, obs):
+        return prefix_apply(apply_obs, obs, plan, length)
 
-            return jax.tree.map(pad, apply_obs(sorted_obs[:length]))
-
-        return run
-
-    branches = [prefix(length) for length in lengths]
-    out = jax.lax.switch(_max_over_batch(index), branches, obs[order])
-    is_kept = jnp.arange(n) < count  # sorted rows past count are not needed
-
-    def unsort(x):
-        x = jnp.where(is_kept.reshape(n, *(1,) * (x.ndim - 1)), x, 0)
-        return jnp.zeros_like(x).at[order].set(x)
-
-    return jax.tree.map(unsort, out)
+    return compacted_switch(plan, lengths, branch, obs)
 
 
 @custom_vmap
