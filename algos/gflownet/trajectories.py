@@ -219,21 +219,34 @@ class Compaction(NamedTuple):
     index: jax.Array  # () int32: the shortest prefix length that holds them
 
 
+# Compacted prefixes longer than N / PREFIX_STEPS grow by that many rows.
+PREFIX_STEPS = 8
+
+
+def prefix_lengths(n: int, chunk: int) -> tuple[int, ...]:
+    """The static prefix lengths a compaction of ``n`` rows picks from:
+    ``chunk * 2**k`` below the step ``max(chunk, ceil(n / PREFIX_STEPS))``,
+    then multiples of that step, capped at ``n``. A prefix thus runs fewer
+    than twice the needed rows, or at most one step more."""
+    step = max(chunk, -(-n // PREFIX_STEPS))
+    short = [chunk * 2**k for k in range((step // chunk).bit_length())]
+    return tuple(sorted({min(x, n) for x in short if x < step}
+                        | {min(step * j, n) for j in range(1, -(-n // step) + 1)}))
+
+
 def compaction(needed: jax.Array, chunk: int) -> tuple[Compaction, tuple[int, ...]]:
     """Plan to run a network on the ``needed`` rows of ``N`` only.
 
-    The needed rows move to the front (stable order); the prefix lengths are
-    the static ``chunk * 2**k`` (capped at ``N``) and ``index`` picks the
-    shortest that holds every needed row, so the network runs on fewer than
-    twice the needed rows (or ``chunk`` rows).
+    The needed rows move to the front (stable order); ``index`` picks the
+    shortest of the static :func:`prefix_lengths` that holds every needed
+    row.
 
     Returns:
         ``(plan, lengths)``: the :class:`Compaction` and the sorted static
         prefix lengths ``index`` picks from.
     """
     n = needed.shape[0]
-    num_lengths = max(-(-n // chunk) - 1, 1).bit_length() + 1
-    lengths = tuple(sorted({min(chunk * 2**k, n) for k in range(num_lengths)}))
+    lengths = prefix_lengths(n, chunk)
     order = jnp.argsort(~needed, stable=True).astype(jnp.int32)
     rank = jnp.zeros_like(order).at[order].set(jnp.arange(n, dtype=jnp.int32))
     count = jnp.sum(needed, dtype=jnp.int32)
