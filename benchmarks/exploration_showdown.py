@@ -54,13 +54,14 @@ PPO's bonuses run at their defaults except RND's size: on CPU the default
 is RND at RDD's network size (64 wide, 64 target features) rather than
 Burda et al.'s 256 / 512, which on the loaded 2-core CPU ran at 1/30 of
 plain PPO's env steps/s on the maze and 1/3.5 on KeyCorridorS3R3; a GPU run
-takes ``--rnd-hidden 256 --rnd-output 512``. QD batches are 64 on CPU (40
+takes ``--rnd-hidden 256 --rnd-output 512``. QD batches are 64 on CPU (37-38
 generations on the maze) and 256 at GPU scale; SERENE's emitter slots are
 as many as one generation holds (5 of batch 64, its 16 from batch 192).
 """
 
 import argparse
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -232,6 +233,7 @@ def plot(results: dict, budgets: dict, seeds: int, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
 
     tasks = list(results)
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 3.6),
@@ -239,18 +241,36 @@ def plot(results: dict, budgets: dict, seeds: int, path: Path) -> None:
     for ax, task in zip(axes[0], tasks, strict=True):
         grid = np.linspace(0, budgets[task], 401)
         for method, r in results[task].items():
+            first = np.asarray(r["first"], np.float64)
             linestyle = "--" if method.startswith("ppo") else "-"
-            ax.step(grid, fraction_reached(r["first"], grid), where="post",
-                    linestyle=linestyle, label=method)  # fmt: skip
-        ax.set(title=task, xlabel="env steps per seed", xlim=(0, budgets[task]),
-               ylim=(-0.03, 1.03))  # fmt: skip
+            label = f"{method} ({np.isfinite(first).sum()}/{len(first)})"
+            ax.step(grid, fraction_reached(first, grid), where="post",
+                    linestyle=linestyle, label=label)  # fmt: skip
+        ax.set(title=f"{task}: {budgets[task]:,} env steps a seed",
+               xlabel="env steps per seed", xlim=(0, budgets[task]),
+               ylim=(-0.03, 1.5), yticks=np.linspace(0, 1, 6))  # fmt: skip
+        ax.xaxis.set_major_formatter(EngFormatter())
         ax.grid(alpha=0.3)
+        # the headroom above 1 holds the legend, off the curves
+        ax.legend(loc="upper center", ncol=2, fontsize=8,
+                  title="seeds at the goal", title_fontsize=8)  # fmt: skip
     axes[0][0].set_ylabel(f"fraction of {seeds} seeds at the goal")
-    axes[0][-1].legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def replot(saved: Path, path: Path) -> None:
+    """Draw the figure of a results JSON this script wrote."""
+    numbers = json.loads(saved.read_text())
+    results, seeds = {}, int(numbers["settings"]["seeds"])
+    for name, run in numbers["runs"].items():
+        task, method = name.split("/")
+        first = [np.nan if f is None else f for f in run["first_success"]]
+        results.setdefault(task, {})[method] = {"first": np.asarray(first)}
+    plot(results, numbers["budgets"], seeds, path)
+    print(f"figure: {path}")
 
 
 def main(argv=None) -> None:
@@ -278,7 +298,12 @@ def main(argv=None) -> None:
                         help="RND's target features (Burda et al.: 512)")  # fmt: skip
     parser.add_argument("--out", type=Path,
                         default=Path("runs/showdown/showdown.png"))  # fmt: skip
+    parser.add_argument("--replot", type=Path, default=None,
+                        help="redraw a results JSON's figure to --out")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.replot is not None:
+        replot(args.replot, args.out)
+        return
     methods = args.methods or default_methods()
     known = list(PPO_METHODS) + list(QD_METHODS)
     unknown = [m for m in methods if m not in known]
