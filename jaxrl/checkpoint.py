@@ -18,6 +18,7 @@ from the ``like`` tree.
 import contextlib
 import hashlib
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,36 @@ def host_copy(tree: Any) -> Any:
     return jax.tree.map(np.array, jax.device_get(raw))
 
 
+def _is_closed_loop_noise(unraisable) -> bool:
+    return (
+        isinstance(unraisable.exc_value, RuntimeError)
+        and str(unraisable.exc_value) == "Event loop is closed"
+    )
+
+
+def _drop_closed_loop_noise() -> None:
+    """Keep a failed read's leftovers off the terminal.
+
+    WARN: when one array of a damaged checkpoint cannot be read, orbax's
+    restore fails and closes its asyncio loop while tensorstore still reads
+    the others; each read that ends later calls into the closed loop, and
+    Python prints its ``RuntimeError('Event loop is closed')`` with a
+    traceback, dozens of times, after the clear error. Those (and nothing
+    else) are dropped from here on; any other unraisable exception still
+    reaches the previous hook.
+    """
+    previous = sys.unraisablehook
+    if getattr(previous, "drops_closed_loop_noise", False):
+        return
+
+    def hook(unraisable) -> None:
+        if not _is_closed_loop_noise(unraisable):
+            previous(unraisable)
+
+    hook.drops_closed_loop_noise = True
+    sys.unraisablehook = hook
+
+
 @contextlib.contextmanager
 def _quiet_orbax():
     """Hide orbax's and tensorstore's log noise on a failed read."""
@@ -123,11 +154,13 @@ class Checkpoints:
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, create=True, cleanup_tmp_directories=True
         )
-        self._manager = ocp.CheckpointManager(self.directory, options=options)
+        with _quiet_orbax():  # it logs an error per unreadable step metadata
+            self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def steps(self) -> list[int]:
         """Steps with a complete checkpoint, oldest first."""
-        self._manager.reload()
+        with _quiet_orbax():
+            self._manager.reload()
         return sorted(self._manager.all_steps())
 
     def save(self, step: int, state: Any, extra: dict | None = None) -> float:
@@ -213,6 +246,7 @@ class Checkpoints:
                     ),
                 )[_STATE]
             except Exception as error:  # noqa: BLE001
+                _drop_closed_loop_noise()
                 raise CheckpointError(
                     f"{where}: arrays unreadable ({_first_line(error)})"
                 ) from None

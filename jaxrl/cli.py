@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except RunInterrupted:
         return _EXIT_INTERRUPTED
+    except KeyboardInterrupt as error:  # a second Ctrl-C, or one before the run
+        detail = f": {escape(str(error))}" if str(error) else ""
+        _CONSOLE.print(f"[yellow]interrupted[/]{detail}", soft_wrap=True)
+        return _EXIT_INTERRUPTED
     except (ValueError, TypeError, FileExistsError, CheckpointError) as error:
         # soft_wrap: a message (and any path in it) stays on one line
         _CONSOLE.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
@@ -171,6 +175,7 @@ def _train(args) -> int:
     sweep = parse_sweep(args.sweep)
     out = _run_dir_path(args.out, algorithm.name, args.target, args.overwrite)
     program = algorithm.make_program(config, args.target)
+    _note_rounded_total(config, program)
     jaxrl.run(
         program, hparams, seeds=args.seeds, first_seed=args.seed, sweep=sweep,
         out=out, chunk_steps=args.chunk_steps,
@@ -182,6 +187,20 @@ def _train(args) -> int:
         check_memory=not args.no_memory_check,
     )  # fmt: skip
     return 0
+
+
+def _note_rounded_total(config, program) -> None:
+    """Say so when ``--total-steps`` is not a whole number of engine steps
+    (the run does fewer; config.json records ``total_work``)."""
+    requested = getattr(config, "total_steps", None)
+    total = program.num_steps * program.work_per_step
+    if isinstance(requested, int) and requested != total:
+        _CONSOLE.print(
+            f"note: --total-steps {requested:,} is not a multiple of one update "
+            f"({program.work_per_step:,} {program.work_unit}): each run does "
+            f"{total:,}",
+            soft_wrap=True,
+        )
 
 
 def _run_dir_path(out: str | None, algorithm: str, target: str,

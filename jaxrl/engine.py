@@ -15,6 +15,7 @@ Example::
     result.final["episode_return"]  # (8,)
 """
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -366,6 +367,34 @@ class _Session:
             self.schedule.keep_checkpoints,
         )
 
+    def _stopped_at_once(self) -> str:
+        """A second Ctrl-C (or SIGTERM) stopped the run between checkpoints:
+        ``results.json`` says interrupted at the newest complete checkpoint
+        (a save cut short is never one), which ``jaxrl resume`` goes on from.
+
+        Returns:
+            A line that says so, for the ``KeyboardInterrupt`` raised.
+        """
+        step = 0
+        if self.checkpoints is not None:
+            # a save already under way ends (it is in the background, and
+            # quick); a third Ctrl-C stops even that
+            with contextlib.suppress(Exception):  # a failed save is no checkpoint
+                self.checkpoints.wait()
+            with contextlib.suppress(OSError, ValueError):
+                step = max(self.checkpoints.steps(), default=0)
+        if self.writes_files:
+            path = self.run_dir / rundir.RESULTS_FILE
+            with contextlib.suppress(OSError, ValueError):
+                results = rundir.read_json(path)
+                if results.get("status") in ("running", "interrupted"):
+                    results.update(status="interrupted", steps_done=step)
+                    rundir.write_json(path, results)
+        return (
+            f"stopped at once; the newest complete checkpoint is of step {step}: "
+            f"go on with: jaxrl resume {self.run_dir}"
+        )
+
     # --- what the run is ---------------------------------------------------
 
     def fingerprint(self) -> dict:
@@ -396,6 +425,9 @@ class _Session:
                 "num_steps": self.program.num_steps,
                 "work_per_step": self.program.work_per_step,
                 "work_unit": self.program.work_unit,
+                # what each run does in all (PPO's total_steps, say, is
+                # rounded down to whole updates)
+                "total_work": self.program.num_steps * self.program.work_per_step,
                 "versions": rundir.versions(),
                 "git_commit": rundir.git_commit(),
                 "devices": [str(d) for d in jax.devices()],
@@ -450,7 +482,9 @@ class _Session:
             with stop_requests(self.console) as stop:
                 state, step, run_s = loop.drive(state, step, stop)
         except BaseException as error:
-            if not isinstance(error, KeyboardInterrupt) and self.run_dir is not None:
+            if isinstance(error, KeyboardInterrupt) and self.run_dir is not None:
+                raise KeyboardInterrupt(self._stopped_at_once()) from None
+            if self.run_dir is not None:
                 loop.write_results(
                     "failed",
                     loop.step_done,

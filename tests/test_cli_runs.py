@@ -64,6 +64,15 @@ def test_interrupted_run_exits_130(monkeypatch, tmp_path, capsys):
     argv = ["train", "ppo", "--out", str(tmp_path / "r"), *TINY]
     assert cli.main(argv) == 130
 
+    def stopped_at_once(*args, **kwargs):  # a second Ctrl-C: one line, no traceback
+        raise KeyboardInterrupt("stopped at once; go on with: jaxrl resume r")
+
+    monkeypatch.setattr(jaxrl, "run", stopped_at_once)
+    capsys.readouterr()
+    assert cli.main(argv) == 130
+    shown = capsys.readouterr().out
+    assert shown == "interrupted: stopped at once; go on with: jaxrl resume r\n"
+
 
 def test_help_lists_every_field_with_its_comment(capsys):
     with pytest.raises(SystemExit):

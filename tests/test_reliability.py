@@ -3,7 +3,10 @@ a save cut short, malformed run directories, and strict results after a
 divergence. Kills by signal are in test_engine.py."""
 
 import json
+import logging
 import shutil
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -84,10 +87,17 @@ def _damage(step_dir: Path, how: str) -> None:
             path.unlink()
     elif how == "bad metadata":
         (step_dir / "meta" / "metadata").write_text('{"step": 12, "checks')
+    elif how == "bad orbax metadata":
+        for path in step_dir.rglob("*METADATA*"):
+            path.write_text("{not json")
 
 
-@pytest.mark.parametrize("how", ["truncated", "flipped", "missing", "bad metadata"])
-def test_a_damaged_checkpoint_is_named_and_an_older_one_used(finished, tmp_path, how):
+@pytest.mark.parametrize(
+    "how", ["truncated", "flipped", "missing", "bad metadata", "bad orbax metadata"]
+)
+def test_a_damaged_checkpoint_is_named_and_an_older_one_used(
+    finished, tmp_path, how, capfd, caplog
+):
     out = _reopened(finished, tmp_path)
     newest = max(int(p.name) for p in (out / "checkpoints").iterdir())
     _damage(out / "checkpoints" / str(newest), how)
@@ -97,8 +107,24 @@ def test_a_damaged_checkpoint_is_named_and_an_older_one_used(finished, tmp_path,
     assert f"checkpoints/{newest}" in shown
     refused = [line for line in shown.splitlines() if f"checkpoints/{newest}" in line]
     assert len(refused) == 1, shown  # one line, not orbax's noise
+    noise = capfd.readouterr().err
+    assert "ERROR" not in noise and "Traceback" not in noise, noise
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     for name in finished.history:
         np.testing.assert_array_equal(resumed.history[name], finished.history[name])
+
+
+def test_a_failed_read_drops_only_the_closed_loop_noise(monkeypatch):
+    """Reads still running when a restore failed call into orbax's closed
+    asyncio loop; those RuntimeErrors alone are kept off the terminal."""
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_value))
+    checkpoint._drop_closed_loop_noise()
+    checkpoint._drop_closed_loop_noise()  # installed once
+    hook = sys.unraisablehook
+    for error in (RuntimeError("Event loop is closed"), RuntimeError("other")):
+        hook(types.SimpleNamespace(exc_value=error))
+    assert [str(e) for e in seen] == ["other"]
 
 
 def test_every_checkpoint_damaged_is_one_clear_error(finished, tmp_path):
@@ -232,3 +258,45 @@ def test_command_line_refuses_an_existing_out_before_building(
     (tmp_path / "file").write_text("")
     assert cli.main(["train", "ppo", "--out", str(tmp_path / "file" / "run")]) == 2
     assert "is a file" in capsys.readouterr().out
+
+
+def test_a_total_that_is_not_whole_updates_is_reported_and_recorded(finished, capsys):
+    import dataclasses
+
+    from jaxrl import cli
+    from jaxrl.algos import ppo
+
+    # 4 envs x 32 steps = 128 env steps an update: 1000 runs 7 updates, 896
+    config = ppo.Config(total_steps=1000, num_envs=4, num_steps=32)
+    program = dataclasses.replace(
+        toy_program(), num_steps=config.num_updates, work_per_step=config.batch_size
+    )
+    cli._note_rounded_total(config, program)
+    assert "--total-steps 1,000 is not a multiple" in capsys.readouterr().out
+    saved = json.loads((finished.run_dir / "config.json").read_text())
+    assert saved["total_work"] == 12 * 10  # toy: 12 steps of 10 evaluations
+
+
+def test_a_second_ctrl_c_keeps_the_last_complete_checkpoint(
+    finished, tmp_path, monkeypatch
+):
+    from jaxrl.chunk_loop import ChunkLoop
+
+    save, calls = ChunkLoop._save, []
+
+    def interrupted_second_save(self, step, state):
+        calls.append(step)
+        if len(calls) == 2:  # the handler raises this on a second Ctrl-C
+            raise KeyboardInterrupt
+        save(self, step, state)
+
+    monkeypatch.setattr(ChunkLoop, "_save", interrupted_second_save)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt, match=f"of step 3: .*jaxrl resume {out}"):
+        _run(out)
+    monkeypatch.setattr(ChunkLoop, "_save", save)
+    results = json.loads((out / "results.json").read_text())
+    assert (results["status"], results["steps_done"]) == ("interrupted", 3)
+    resumed, _ = _resume(out)
+    for name in finished.history:
+        np.testing.assert_array_equal(resumed.history[name], finished.history[name])
