@@ -2,13 +2,16 @@
 
 For each environment and batch size: env steps per second of a jitted
 ``lax.scan`` over ``vmap(env.step)`` with uniformly random actions, and the
-compile time, separately. ``--modes`` adds two references that show what the
+compile time, separately. Episodes start at staggered step counts (as in a
+long run; ``--synchronized`` starts them all at 0), so the steps timed
+include the resets of a steady state. ``--modes`` adds two references that show what the
 auto-reset costs:
 
 - ``auto-reset``: ``env.step``, same-step auto-reset, every environment
   drawing a fresh level every step (exact; training's choice below 64 envs);
 - ``optimistic``: the optimistic batched reset (``num_resets`` = B/16 levels
-  drawn per step, a stock of B; training's default from 64 envs up);
+  drawn at a time when the stock of B + B/16 has room; training's default
+  from 64 envs up);
 - ``gymnax-select``: gymnax's default ``Environment.step``, which observes a
   fresh reset and the stepped state every step and selects between them;
 - ``no-reset``: ``env.step_env`` alone, no reset at all (not a usable
@@ -55,12 +58,19 @@ def _with_step(env, mode: str):
     return _StepAs(env, step_without_reset)
 
 
-def random_stepper(env, params, batch: int, mode: str):
+def random_stepper(env, params, batch: int, mode: str, staggered: bool = True):
     """``(init, step)`` for a batch of ``env`` driven by random actions.
 
     ``init(key) -> carry`` resets ``batch`` copies; ``step(carry, key) ->
     carry`` takes one random action in each. The carry holds the observation,
     so no part of the step can be optimised away.
+
+    With ``staggered``, each episode starts with its step count uniform in
+    ``[0, max_steps_in_episode)``, as in a long run where episodes no longer
+    end together: a timed scan shorter than an episode then still ends
+    ``batch / max_steps_in_episode`` episodes per step (on top of the goals
+    reached), where episodes that all start at 0 would end none. Where the
+    state has no step count, nothing changes.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -71,7 +81,13 @@ def random_stepper(env, params, batch: int, mode: str):
         stepper = batched_reset.ExactReset(_with_step(env, mode), batch)
 
     def init(key):
-        return stepper.reset(key, params)
+        obs, state = stepper.reset(key, params)
+        if not staggered:
+            return obs, state
+        times = jax.random.randint(
+            jax.random.fold_in(key, 3), (batch,), 0, params.max_steps_in_episode
+        )
+        return obs, _with_times(state, times)
 
     def step(carry, key):
         _, state = carry
@@ -81,6 +97,16 @@ def random_stepper(env, params, batch: int, mode: str):
         return obs, state
 
     return init, step
+
+
+def _with_times(state, times):
+    """``state`` (a batch state, or an optimistic one holding it) with its
+    step counts set to ``times`` ``(B,)``; unchanged where there are none."""
+    if isinstance(state, batched_reset.OptimisticState):
+        return state._replace(env_state=_with_times(state.env_state, times))
+    if not hasattr(state, "time"):
+        return state
+    return state.replace(time=times.astype(state.time.dtype))
 
 
 TARGET_IDS = ("FourRooms", "DoorKey-8x8", "KeyCorridorS3R3", "MultiRoom-N6")
@@ -159,6 +185,11 @@ def main(argv=None):
         help="env steps per compiled call",
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--synchronized", action="store_true",
+        help="start every episode at step 0 (default: step counts uniform "
+        "over the episode, as in a long run)",
+    )  # fmt: skip
     parser.add_argument("--out", default=None, help="JSON path (never overwritten)")
     args = parser.parse_args(argv)
     modes = MODES if "all" in args.modes else tuple(args.modes)
@@ -174,7 +205,9 @@ def main(argv=None):
         env, params = jaxrl.make(env_id)
         for batch in args.batch_sizes:
             for mode in modes:
-                init, step = random_stepper(env, params, batch, mode)
+                init, step = random_stepper(
+                    env, params, batch, mode, staggered=not args.synchronized
+                )
                 result = {
                     "env": env_id,
                     "mode": mode,

@@ -11,21 +11,24 @@ truncated, info)`` on leaves ``(B, ...)``:
 - :class:`ExactReset`: ``vmap(env.step)``, each environment drawing its own
   fresh level every step (gymnax's behaviour, any environment).
 - :class:`OptimisticReset`: each environment holds the level it starts next
-  (drawn in advance), and each step draws only ``num_resets = K`` new levels
-  into a stock of ``stock_size`` unused ones. Environments whose episode ended
-  take their replacement next level from the stock, in batch order (a
-  cumulative sum over ``done``). Every level is an independent draw from the
-  environment's own reset, and which environment gets which level never
-  depends on the level, so each environment sees exactly the distribution of
-  independent resets.
+  (drawn in advance) and a stock of ``stock_size`` levels is kept, a ring;
+  each step in which the stock has room for ``num_resets = K`` more draws
+  that many new levels (a full stock draws nothing, so the levels drawn
+  follow the episodes that end, not the step count). Environments whose
+  episode ended take their replacement next level from the stock, in batch
+  order (a cumulative sum over ``done``); the level is moved at the
+  beginning of the next step, before it can be needed. Every level is an
+  independent draw from the environment's own reset, and which environment
+  gets which level never depends on the level, so each environment sees
+  exactly the distribution of independent resets.
 
   When more episodes end in one step than the stock holds, the overflowing
   environments share next levels with others that ended in the same step:
   two environments then play the same level (from their own policy's
   actions). Each such reset is counted in ``state.shared_resets``, next to
-  ``state.resets``; the default stock (``B`` levels, refilled ``K = B/16``
-  per step) absorbs a whole batch truncating at once, and overflows only
-  when episodes end faster than ``K`` per step on average.
+  ``state.resets``; the default stock (``B + 2K`` levels, refilled ``K =
+  B/16`` at a time) absorbs a whole batch truncating at once, and overflows
+  only when episodes end faster than ``K`` per step on average.
 
 The optimistic stepper needs an innermost environment that takes its reset
 state from :func:`injected_reset` and draws fresh states in bulk with
@@ -136,10 +139,18 @@ class OptimisticState(NamedTuple):
     Attributes:
         env_state: the (wrapped) environments' states, leaves ``(B, ...)``.
         next_start: the innermost state each environment starts its next
-            episode from, leaves ``(B, ...)``.
-        stock: fresh innermost states not yet handed out, leaves ``(S, ...)``;
-            the first ``stock_count`` are unused.
+            episode from, leaves ``(B, ...)``, except where ``pending`` names
+            a stock row (see :func:`next_levels`).
+        stock: a ring of ``S`` innermost states, leaves ``(S, ...)``: rows
+            ``stock_head`` to ``stock_head + stock_count - 1`` (mod ``S``)
+            are fresh and unused.
+        stock_head: () int32.
         stock_count: () int32.
+        pending: ``(B,)`` int32, the stock row whose level becomes the
+            environment's next start at the beginning of the next step (its
+            episode ended in the last step), or ``S`` for none.
+        in_flight: () int32, how many rows just before ``stock_head`` are
+            named by ``pending`` (not to be overwritten before they are read).
         resets: () int32, episodes started since ``reset`` (not counting the
             first ``B``).
         shared_resets: () int32, of those, how many start from a level that
@@ -149,21 +160,57 @@ class OptimisticState(NamedTuple):
     env_state: Any
     next_start: Any
     stock: Any
+    stock_head: jax.Array
     stock_count: jax.Array
+    pending: jax.Array
+    in_flight: jax.Array
     resets: jax.Array
     shared_resets: jax.Array
 
 
+def next_levels(state: OptimisticState) -> Any:
+    """The level each environment starts its next episode from, leaves
+    ``(B, ...)``: ``next_start`` with the pending stock rows taken."""
+    return _take_pending(state).next_start
+
+
+def _take_pending(state: OptimisticState) -> OptimisticState:
+    """Move the pending stock rows into ``next_start``.
+
+    Done at the beginning of a step, before the environments read
+    ``next_start``: written first and read after, the buffer is updated in
+    place, where a hand-out after the step (read first, then written) makes
+    XLA copy the whole batch's next levels every step.
+    """
+    capacity = jax.tree.leaves(state.stock)[0].shape[0]
+    take = state.pending < capacity
+    rows = jnp.minimum(state.pending, capacity - 1)
+
+    def put(next_start, stock):
+        mask = take.reshape(take.shape + (1,) * (next_start.ndim - 1))
+        return jnp.where(mask, stock[rows], next_start)
+
+    next_start = jax.tree.map(put, state.next_start, state.stock)
+    return state._replace(
+        next_start=next_start,
+        pending=jnp.full_like(state.pending, capacity),
+        in_flight=jnp.int32(0),
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class OptimisticReset:
-    """``num_envs`` copies of ``env`` drawing ``num_resets`` levels per step.
+    """``num_envs`` copies of ``env`` drawing ``num_resets`` levels at a time.
 
     Attributes:
         env: a gymnax environment (possibly wrapped) whose innermost
             environment takes injected resets (:func:`supports_injected_reset`).
         num_envs: ``B``.
         num_resets: ``K``, levels drawn per step; ``None``: ``max(1, B // 16)``.
-        stock_size: ``S``, unused levels kept; ``None``: ``B``.
+        stock_size: ``S``, levels kept (unused, or handed out and not yet
+            moved); ``None``: ``B + 2K`` (a stock that skips a draw for want
+            of room still holds ``B`` unused levels while at most ``K`` are
+            in flight).
     """
 
     env: Any
@@ -195,7 +242,7 @@ class OptimisticReset:
 
     @property
     def stock_capacity(self) -> int:
-        return self.stock_size or self.num_envs
+        return self.stock_size or self.num_envs + 2 * self.resets_per_step
 
     def _draw(self, key: jax.Array, count: int, params) -> Any:
         return innermost(self.env).initial_states(key, count, params)
@@ -203,26 +250,61 @@ class OptimisticReset:
     def reset(self, key: jax.Array, params) -> tuple[Any, OptimisticState]:
         obs, env_state = ExactReset(self.env, self.num_envs).reset(key, params)
         key_next, key_stock = jax.random.split(jax.random.fold_in(key, 1))
+        capacity = self.stock_capacity
         state = OptimisticState(
             env_state=env_state,
             next_start=self._draw(key_next, self.num_envs, params),
-            stock=self._draw(key_stock, self.stock_capacity, params),
-            stock_count=jnp.int32(self.stock_capacity),
+            stock=self._draw(key_stock, capacity, params),
+            stock_head=jnp.int32(0),
+            stock_count=jnp.int32(capacity),
+            pending=jnp.full((self.num_envs,), capacity, jnp.int32),
+            in_flight=jnp.int32(0),
             resets=jnp.int32(0),
             shared_resets=jnp.int32(0),
         )
         return obs, state
 
     def step(self, key, state: OptimisticState, action, params):
+        state = self._restock(state, key, params)
+        state = _take_pending(state)
         keys = jax.random.split(key, self.num_envs)
         out = jax.vmap(self._step_one, in_axes=(0, 0, 0, 0, None))(
             keys, state.env_state, action, state.next_start, params
         )
         obs, env_state, reward, terminated, truncated, info = out
-        fresh = self._draw(jax.random.fold_in(key, 1), self.resets_per_step, params)
-        state = _restock(state._replace(env_state=env_state), fresh)
-        state = _hand_out(state, terminated | truncated)
+        state = _hand_out(state._replace(env_state=env_state), terminated | truncated)
         return obs, state, reward, terminated, truncated, info
+
+    def _restock(self, state: OptimisticState, key, params) -> OptimisticState:
+        """Draw ``K`` levels into the stock if it has room for all of them
+        (rows neither unused nor pending).
+
+        A full stock would drop what is drawn, so nothing is drawn then: the
+        levels drawn per step follow the episodes that end (about ``B`` over
+        the episode length), not ``K``. Outside ``vmap`` the ``cond`` skips
+        the draw; under ``vmap`` (over seeds) both branches run, which costs
+        what drawing every step does.
+        """
+        num_fresh, capacity = self.resets_per_step, self.stock_capacity
+        room = state.stock_count + state.in_flight + num_fresh <= capacity
+
+        def draw(key):
+            return self._draw(jax.random.fold_in(key, 1), num_fresh, params)
+
+        shapes = jax.eval_shape(draw, key)
+
+        def skip(key):
+            return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+        fresh = jax.lax.cond(room, draw, skip, key)
+        tail = state.stock_head + state.stock_count
+        slots = jnp.mod(tail + jnp.arange(num_fresh, dtype=jnp.int32), capacity)
+        slots = jnp.where(room, slots, capacity)  # out of range: dropped
+        stock = jax.tree.map(
+            lambda s, f: s.at[slots].set(f, mode="drop"), state.stock, fresh
+        )
+        count = state.stock_count + jnp.where(room, num_fresh, 0)
+        return state._replace(stock=stock, stock_count=count)
 
     def _step_one(self, key, env_state, action, next_start, params):
         return _with_injected(next_start, self.env, "step", key, env_state, action,
@@ -243,36 +325,23 @@ def _with_injected(state: Any, env, method: str, *args):
     return out
 
 
-def _restock(state: OptimisticState, fresh: Any) -> OptimisticState:
-    """Append ``fresh`` (leaves ``(K, ...)``) after the unused stock; what
-    does not fit is dropped."""
-    capacity = jax.tree.leaves(state.stock)[0].shape[0]
-    num_fresh = jax.tree.leaves(fresh)[0].shape[0]
-    slots = state.stock_count + jnp.arange(num_fresh, dtype=jnp.int32)
-    stock = jax.tree.map(
-        lambda s, f: s.at[slots].set(f, mode="drop"), state.stock, fresh
-    )
-    count = jnp.minimum(state.stock_count + num_fresh, capacity)
-    return state._replace(stock=stock, stock_count=count)
-
-
 def _hand_out(state: OptimisticState, done: jax.Array) -> OptimisticState:
     """Give each environment whose episode ended (``done``, ``(B,)`` bool) a
-    new next level: the ``r``-th of them takes the ``r``-th unused level from
-    the top of the stock; past the stock's count, levels repeat (shared)."""
+    new next level: the ``r``-th of them takes the ``r``-th unused level of
+    the stock; past the stock's count, levels repeat (shared). Only the rows
+    are noted here (``pending``); :func:`_take_pending` moves the levels."""
+    capacity = jax.tree.leaves(state.stock)[0].shape[0]
     rank = jnp.cumsum(done, dtype=jnp.int32) - 1
-    count = state.stock_count
-    slot = jnp.mod(count - 1 - rank, jnp.maximum(count, 1))
-
-    def take(next_start, stock):
-        chosen = stock[slot]
-        mask = done.reshape(done.shape + (1,) * (chosen.ndim - 1))
-        return jnp.where(mask, chosen, next_start)
-
-    next_start = jax.tree.map(take, state.next_start, state.stock)
+    count, head = state.stock_count, state.stock_head
+    row = jnp.mod(head + jnp.mod(rank, jnp.maximum(count, 1)), capacity)
     num_done = jnp.sum(done, dtype=jnp.int32)
+    # Rows named: the first num_done unused ones, or the row at the head
+    # (handed out before: shared) when the stock is empty.
+    taken = jnp.minimum(num_done, jnp.maximum(count, 1))
     return state._replace(
-        next_start=next_start,
+        pending=jnp.where(done, row, capacity),
+        in_flight=taken,
+        stock_head=jnp.mod(head + taken, capacity),
         stock_count=jnp.maximum(count - num_done, 0),
         resets=state.resets + num_done,
         shared_resets=state.shared_resets + jnp.maximum(num_done - count, 0),
