@@ -10,9 +10,10 @@ other chunk), and sorts each case's outcome:
   traceback, and every file that existed before is still there;
 - **silent**: anything else (a wrong result, a traceback, lost files).
 
-Cases: SIGINT, SIGTERM and SIGKILL at random points of the run (then
-resume); the newest checkpoint truncated, with flipped bytes, with a file
-removed, or with garbage metadata (then resume); a save cut short by a kill
+Cases: SIGINT, SIGTERM and SIGKILL at random points of the run, and SIGINT
+twice (the second stops at once, between checkpoints; then resume); the
+newest checkpoint truncated, with flipped bytes, with a file removed, or
+with garbage metadata (then resume); a save cut short by a kill
 (a leftover temporary checkpoint folder); a malformed config.json given to
 ``jaxrl resume``; a run over the memory limit (``JAXRL_MEMORY_LIMIT``);
 malformed command lines.
@@ -90,8 +91,13 @@ def files_of(run_dir: Path) -> set[str]:
     return {str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file()}
 
 
-def interrupt_case(work: Path, sig: int, delay: float, reference: dict) -> tuple:
-    out = work / f"run-{signal.Signals(sig).name}-{delay:.2f}"
+def interrupt_case(
+    work: Path, sig: int, delay: float, reference: dict, again: float | None = None
+) -> tuple:
+    """``sig`` ``delay`` s into the run; with ``again``, the same signal once
+    more ``again`` s later (a second Ctrl-C stops at once, between
+    checkpoints)."""
+    out = work / f"run-{signal.Signals(sig).name}-{delay:.2f}-{again}"
     process = train(out)
     lines = []
     for line in process.stdout:  # wait until the compiled run is stepping
@@ -100,6 +106,9 @@ def interrupt_case(work: Path, sig: int, delay: float, reference: dict) -> tuple
             break
     time.sleep(delay)
     process.send_signal(sig)
+    if again is not None:
+        time.sleep(again)
+        process.send_signal(sig)
     rest, _ = process.communicate(timeout=600)
     output = "".join(lines) + rest
     if process.returncode == 0:  # it finished before the signal landed
@@ -254,6 +263,11 @@ def main(argv=None) -> None:
                 verdict, note = interrupt_case(work, sig, delay, reference)
                 cases.append((f"{signal.Signals(sig).name} after {delay:.1f} s",
                               verdict, note))  # fmt: skip
+        for _ in range(args.kills):
+            delay, again = rng.uniform(0.2, 3.0), rng.uniform(0.3, 1.0)
+            verdict, note = interrupt_case(work, signal.SIGINT, delay, reference, again)
+            cases.append((f"SIGINT twice, after {delay:.1f} s and {again:.1f} s more",
+                          verdict, note))  # fmt: skip
         # a stopped run with several checkpoints, to damage
         stopped = work / "stopped"
         process = train(stopped)
