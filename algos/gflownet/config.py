@@ -41,9 +41,14 @@ class Config:
 
     ``rollout="auto"`` resolves to ``"compacted"`` at every batch size and
     to ``"padded"`` for fm and op-fm (:attr:`resolved_rollout`). Compacted
-    evaluates the network on the shortest of the prefixes ``B * 2**k`` rows
-    of the sorted visited states that holds them all (under ``vmap``, all
-    the batch's), padded on all ``(T+1) * B`` slots. Measured (benchmarks/
+    evaluates the network on the shortest prefix of the sorted visited
+    states that holds them all (under ``vmap``, all the batch's): ``B * 2**k``
+    rows up to an eighth of the ``(T+1) * B`` slots, then multiples of that
+    eighth (``trajectories.prefix_lengths``); padded on all the slots. With
+    doubling prefixes only, a trained batch just past a power of two ran
+    padded: at batch 256, 300 iterations, 249 ms per iteration against 170
+    with the eighths (2 loaded CPU cores, load about 11). Measured before
+    that change (benchmarks/
     compare_gfn.py's setting: TB on HyperGrid D=4 H=8, MLPs 2x256, one seed,
     2 loaded CPU cores), ms per iteration padded / compacted, whole runs
     (``--rollouts --repeats 1``): batch 16, 2000 iterations 7.92 / 5.73;
