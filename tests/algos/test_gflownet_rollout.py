@@ -68,3 +68,18 @@ def test_compacted_loss_is_the_padded_loss_under_vmap():
         losses.append(np.asarray(jax.jit(train)(keys, hparams).metrics.loss))
     assert (losses[0] > 0).all()
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("n, chunk", [(30, 1), (480, 16), (7680, 256), (40, 4)])
+def test_prefix_lengths_hold_any_count_with_little_waste(n, chunk):
+    from jaxrl.algos.gflownet.trajectories import PREFIX_STEPS, prefix_lengths
+
+    lengths = prefix_lengths(n, chunk)
+    assert list(lengths) == sorted(set(lengths)) and lengths[-1] == n
+    step = max(chunk, -(-n // PREFIX_STEPS))
+    for count in range(1, n + 1):
+        length = next(x for x in lengths if x >= count)  # the prefix picked
+        if count > step:  # past the first step: at most one step of padding
+            assert length - count < step, count
+        else:  # below: fewer than twice the count, or the shortest prefix
+            assert length < max(2 * count, chunk + 1), count
