@@ -12,7 +12,8 @@ objects (:mod:`jaxrl.farama_grid`), so Farama's own methods
 them unchanged; those need ``pip install 'jaxrl[farama]'`` (minigrid).
 Task attributes the level holds are there too (:data:`TASK_ATTRIBUTES`:
 Fetch's ``targetType``, GoToDoor's ``target_pos``, Memory's
-``success_pos``...).
+``success_pos``...), and the start settings of the Farama environments
+that take them (``agent_start_pos``, ``agent_start_dir``).
 
 Everything is read-only: the JAX state is the truth, and a change made on a
 copy of it would be lost at the next step. Setting an attribute, ``grid.set``
@@ -220,6 +221,38 @@ def _task_property(name: str) -> property:
     return property(get, _refuser(name), _refuser(name), doc)
 
 
+def _start_classes() -> tuple[type, ...]:
+    from jaxrl.envs.gridworld import lava, obstacles, tasks
+
+    return tasks.Empty, lava.DistShift, obstacles.DynamicObstacles
+
+
+def _agent_start(env, params, name: str) -> tuple:
+    """``(agent_start_pos, agent_start_dir)`` as Farama's EmptyEnv,
+    DistShiftEnv and DynamicObstaclesEnv hold them: the fixed start, or
+    ``None`` for the position of a random start (whose ``agent_start_dir``
+    Farama leaves at its default, 0, unused)."""
+    classes = _start_classes()
+    if not isinstance(env, classes):
+        raise AttributeError(
+            f"{name}: only {', '.join(c.__name__ for c in classes)} have it, "
+            f"not {type(env).__name__}"
+        )
+    if getattr(env, "random_start", False):
+        return None, 0
+    # a fixed start: the level's own, from any key
+    level = env.generate(jax.random.key(0), params)
+    return tuple(int(v) for v in np.asarray(level.agent_pos)), int(level.agent_dir)
+
+
+def _start_property(name: str, index: int, doc: str) -> property:
+    def get(self):
+        env, params = self._farama_env(name)
+        return _agent_start(env, params, name)[index]
+
+    return property(get, _refuser(name), _refuser(name), doc)
+
+
 def _farama_method(name: str):
     """Farama's own ``MiniGridEnv.<name>``, run on this surface."""
 
@@ -293,6 +326,15 @@ class FaramaSurface:
     step_count = _state_property("step_count", "Steps taken this episode.")
     grid = _state_property("grid", "A read-only Farama ``Grid`` (needs minigrid).")
     carrying = _state_property("carrying", "The carried Farama object, or None.")
+
+    agent_start_pos = _start_property(
+        "agent_start_pos", 0, "Empty's, DistShift's and Dynamic-Obstacles' "
+        "fixed start ``(x, y)``; None when the start is random."
+    )  # fmt: skip
+    agent_start_dir = _start_property(
+        "agent_start_dir", 1, "Their fixed start direction (Farama's 0 when "
+        "the start is random)."
+    )  # fmt: skip
 
     goal_pos = _goal_property("goal_pos")
     goal_position = _goal_property("goal_position")
