@@ -198,7 +198,7 @@ def _note_rounded_total(config, program) -> None:
         _CONSOLE.print(
             f"note: --total-steps {requested:,} is not a multiple of one update "
             f"({program.work_per_step:,} {program.work_unit}): each run does "
-            f"{total:,}",
+            f"{total:,} {program.work_unit}",
             soft_wrap=True,
         )
 
