@@ -24,7 +24,7 @@ _EXIT_REFUSED, _EXIT_INTERRUPTED = 2, 130
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxrl`` script; returns the exit status."""
     from jaxrl.checkpoint import CheckpointError
-    from jaxrl.distributed import initialize_from_env
+    from jaxrl.distributed import MainProcessError, initialize_from_env
     from jaxrl.engine import RunInterrupted
 
     try:
@@ -47,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         detail = f": {escape(str(error))}" if str(error) else ""
         _CONSOLE.print(f"[yellow]interrupted[/]{detail}", soft_wrap=True)
         return _EXIT_INTERRUPTED
-    except (ValueError, TypeError, FileExistsError, CheckpointError) as error:
-        # soft_wrap: a message (and any path in it) stays on one line
+    except (
+        ValueError, TypeError, FileExistsError, CheckpointError, MainProcessError
+    ) as error:  # fmt: skip
+        # MainProcessError: process 0 refused (it says why); soft_wrap: a
+        # message (and any path in it) stays on one line
         _CONSOLE.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
         return _EXIT_REFUSED
 

@@ -72,6 +72,11 @@ def initialize_from_env() -> bool:
     return True
 
 
+class MainProcessError(RuntimeError):
+    """What :func:`on_main_process` raises in the other processes when the
+    action failed in process 0; the message is process 0's error."""
+
+
 def is_main_process() -> bool:
     """True in process 0, the one that writes the run directory's files."""
     return jax.process_index() == 0
@@ -84,8 +89,9 @@ def on_main_process(action: Callable[[], T]) -> T | None:
         What ``action`` returned in process 0; None in the others.
 
     Raises:
-        Whatever ``action`` raised, in process 0; ``RuntimeError`` with the
-        same message in the others (instead of waiting for process 0 forever).
+        Whatever ``action`` raised, in process 0; :class:`MainProcessError`
+        with the same message in the others (instead of waiting for process 0
+        forever).
     """
     if jax.process_count() == 1:
         return action()
@@ -107,7 +113,7 @@ def on_main_process(action: Callable[[], T]) -> T | None:
         raise failure
     if agreed[0]:
         text = agreed[1:].tobytes().rstrip(b"\0").decode(errors="replace")
-        raise RuntimeError(f"process 0 failed: {text}")
+        raise MainProcessError(f"process 0 failed: {text}")
     return result
 
 

@@ -93,6 +93,10 @@ _CHILD = textwrap.dedent(
             cli._run_dir_path(None, "toy", "noise", False)
         except ValueError as error:
             found["cli_without_out"] = str(error)
+        try:  # jaxrl train checks --out before building the program
+            cli._run_dir_path(str(out), "toy", "noise", False)
+        except Exception as error:
+            found["cli_again"] = f"{{type(error).__name__}}: {{error}}"
     elif mode == "interrupt":
         try:
             jaxrl.run(toy_program(num_steps=300), ToyHParams(), seeds=3,
@@ -210,8 +214,9 @@ def test_two_processes_equal_one_process(tmp_path):
             _assert_equal_arrays(report[part], alone, f"process {pid}, {part}")
         assert "already exists" in report["again"], report["again"]
         assert "needs --out" in report["cli_without_out"]
-    assert reports[0]["again"].startswith("RunDirError")
-    assert reports[1]["again"].startswith("RuntimeError: process 0 failed")
+    for key in ("again", "cli_again"):
+        assert reports[0][key].startswith("RunDirError"), reports[0][key]
+        assert reports[1][key].startswith("MainProcessError: process 0 failed")
     assert reports[1]["writes"] == []
     assert (out / "metrics.jsonl").read_text() == (
         tmp_path / "alone" / "metrics.jsonl"
