@@ -85,6 +85,9 @@ GRIDWORLD_STEPS = 200_000  # the budget of a gridworld not in DEFAULT_STEPS
 PPO_METHODS = {"ppo": "none", "ppo-rnd": "rnd", "ppo-rdd": "rdd"}
 QD_METHODS = ("novelty-search", "serene")
 MAZE_SOLVED_FITNESS = 1.0 - EXIT_RADIUS / INITIAL_DISTANCE
+# one colour a method, whichever methods a run draws
+COLORS = {"ppo": "tab:blue", "ppo-rnd": "tab:orange", "ppo-rdd": "tab:green",
+          "novelty-search": "tab:red", "serene": "tab:purple"}  # fmt: skip
 
 
 def default_methods() -> list[str]:
@@ -245,7 +248,7 @@ def plot(results: dict, budgets: dict, seeds: int, path: Path) -> None:
             linestyle = "--" if method.startswith("ppo") else "-"
             label = f"{method} ({np.isfinite(first).sum()}/{len(first)})"
             ax.step(grid, fraction_reached(first, grid), where="post",
-                    linestyle=linestyle, label=label)  # fmt: skip
+                    linestyle=linestyle, color=COLORS[method], label=label)  # fmt: skip
         ax.set(title=f"{task}: {budgets[task]:,} env steps a seed",
                xlabel="env steps per seed", xlim=(0, budgets[task]),
                ylim=(-0.03, 1.5), yticks=np.linspace(0, 1, 6))  # fmt: skip
