@@ -137,13 +137,15 @@ class MultiRoom(MiniGridEnv):
         sizes = jnp.zeros((n, 2), jnp.int32).at[0].set(first_size)
         doors = jnp.zeros((n, 2), jnp.int32).at[0].set(first_top)
         length = self._fits(first_top, first_size).astype(jnp.int32)
-        entry_wall = jnp.int32(2)
-        for index in range(1, n):
+        try_room = jax.vmap(self._candidate, in_axes=(0, None, None, None, None))
+
+        # A loop, not unrolled: one room's tries compiled once (MultiRoom's
+        # compile time was mostly these unrolled rooms).
+        def grow_room(index, carry):
+            length, tops, sizes, doors, entry_wall = carry
             tries = L.random_words(jax.random.fold_in(key, index), _TRIES * 6)
-            try_room = functools.partial(self._candidate, index=index)
-            try_room = jax.vmap(try_room, in_axes=(0, None, None, None))
             ok, top, size, door, wall = try_room(
-                tries.reshape(_TRIES, 6), tops, sizes, entry_wall
+                tries.reshape(_TRIES, 6), tops, sizes, entry_wall, index
             )
             first_ok = jnp.argmax(ok)
             grow = (length == index) & jnp.any(ok) & (index < num_rooms)
@@ -151,11 +153,15 @@ class MultiRoom(MiniGridEnv):
             sizes = sizes.at[index].set(jnp.where(grow, size[first_ok], sizes[index]))
             doors = doors.at[index].set(jnp.where(grow, door[first_ok], doors[index]))
             entry_wall = jnp.where(grow, wall[first_ok], entry_wall)
-            length = length + grow.astype(jnp.int32)
+            return length + grow.astype(jnp.int32), tops, sizes, doors, entry_wall
+
+        init = (length, tops, sizes, doors, jnp.int32(2))
+        length, tops, sizes, doors, _ = jax.lax.fori_loop(1, n, grow_room, init)
         return length, tops, sizes, doors
 
-    def _candidate(self, words, tops, sizes, entry_wall, *, index: int):
-        """One try at room ``index`` behind an exit of room ``index - 1``."""
+    def _candidate(self, words, tops, sizes, entry_wall, index):
+        """One try at room ``index`` (() int32, may be traced) behind an
+        exit of room ``index - 1``."""
         parent_top, parent_size = tops[index - 1], sizes[index - 1]
         # The exit: a uniform wall other than the entry one, then a uniform
         # cell along it (corners excluded).
@@ -177,16 +183,16 @@ class MultiRoom(MiniGridEnv):
                        offset[1]),
         ])  # fmt: skip
         ok = self._fits(top, size)
-        if index > 1:  # rooms before the parent must not overlap the new one
-            before = slice(0, index - 1)
-            others_top, others_size = tops[before], sizes[before]
-            apart = (
-                (top[0] + size[0] < others_top[:, 0])
-                | (others_top[:, 0] + others_size[:, 0] <= top[0])
-                | (top[1] + size[1] < others_top[:, 1])
-                | (others_top[:, 1] + others_size[:, 1] <= top[1])
-            )
-            ok = ok & jnp.all(apart)
+        # rooms before the parent must not overlap the new one
+        others_top, others_size = tops, sizes
+        before = jnp.arange(self.max_rooms, dtype=jnp.int32) < index - 1
+        apart = (
+            (top[0] + size[0] < others_top[:, 0])
+            | (others_top[:, 0] + others_size[:, 0] <= top[0])
+            | (top[1] + size[1] < others_top[:, 1])
+            | (others_top[:, 1] + others_size[:, 1] <= top[1])
+        )
+        ok = ok & jnp.all(apart | ~before)
         return ok, top, size, door, wall
 
     def _fits(self, top, size) -> jax.Array:
@@ -201,22 +207,27 @@ class MultiRoom(MiniGridEnv):
         xs, ys = L.cell_coords(n, n)
         grid = jnp.broadcast_to(jnp.asarray(C.EMPTY_CELL, jnp.uint8), (n, n, 3))
         words = L.random_words(key, self.max_rooms + 3)
-        color = jnp.int32(0)
-        for index in range(self.max_rooms):
+
+        def add_room(index, carry):  # a loop, not unrolled: compiled once
+            grid, color = carry
             used = index < num_rooms
             x0, y0 = tops[index, 0], tops[index, 1]
             x1, y1 = x0 + sizes[index, 0] - 1, y0 + sizes[index, 1] - 1
             inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
             border = inside & ((xs == x0) | (xs == x1) | (ys == y0) | (ys == y1))
             grid = L.paint(grid, border & used, C.WALL_CELL)
-            if index > 0:
-                if index == 1:
-                    color = L.below(words[index], C.NUM_COLORS)
-                else:
-                    color = (color + 1 + L.below(words[index], C.NUM_COLORS - 1)) % 6
-                door = jnp.stack([jnp.int32(C.DOOR), color, jnp.int32(C.CLOSED)])
-                stored = grid[doors[index, 0], doors[index, 1]]
-                grid = L.put(grid, doors[index], jnp.where(used, door, stored))
+            # The door into room index (none into the first room): a uniform
+            # color, then each a uniform other color than the previous one.
+            first = L.below(words[index], C.NUM_COLORS)
+            other = (color + 1 + L.below(words[index], C.NUM_COLORS - 1)) % 6
+            color = jnp.where(index == 0, color, jnp.where(index == 1, first, other))
+            door = jnp.stack([jnp.int32(C.DOOR), color, jnp.int32(C.CLOSED)])
+            stored = grid[doors[index, 0], doors[index, 1]]
+            has_door = used & (index > 0)
+            grid = L.put(grid, doors[index], jnp.where(has_door, door, stored))
+            return grid, color
+
+        grid, _ = jax.lax.fori_loop(0, self.max_rooms, add_room, (grid, jnp.int32(0)))
         last = num_rooms - 1
 
         def room(index):
