@@ -139,7 +139,10 @@ def start_slots(slots: EmitterSlots, queue: CandidateQueue, priority, allowed):
         allowed: ``() bool``.
 
     Returns:
-        ``(slots, queue)``; a started slot is reset to a fresh BOOTSTRAP.
+        ``(slots, queue)``; a started slot is reset to a fresh BOOTSTRAP:
+        nothing of an emitter that ran there before survives (a placeholder
+        member can outlive the first generation when fewer than ``M`` of its
+        offspring have a finite reward).
     """
     capacity = queue.is_valid.shape[0]
     free = slots.mode == FREE
@@ -147,29 +150,31 @@ def start_slots(slots: EmitterSlots, queue: CandidateQueue, priority, allowed):
     rank = jnp.cumsum(free, dtype=jnp.int32) - 1
     take = free & allowed & (rank < jnp.sum(queue.is_valid, dtype=jnp.int32))
     chosen = order[jnp.clip(rank, 0, capacity - 1)]
-    S = take.shape[0]
+    S, M, D = slots.genotypes.shape
+    K, W = slots.descriptors.shape[2], slots.history.shape[1]
+    # a started slot is a fresh one, whatever ran there before: members are
+    # placeholder copies of the ancestor with reward -inf (none yet), the
+    # ring, counters, archive mark and feedback buffer empty
+    fresh = empty_slots(S, M, D, K, W, slots.feedback_fitness.shape[1])
+    genotype = queue.genotypes[chosen]
+    descriptor = queue.descriptors[chosen]
+    fitness = queue.fitness[chosen]
+    fresh = fresh.replace(
+        mode=jnp.full((S,), BOOTSTRAP, jnp.int32),
+        ancestor_genotype=genotype,
+        ancestor_descriptor=descriptor,
+        ancestor_fitness=fitness,
+        ancestor_reward=queue.reward[chosen],
+        sigma=queue.sigma[chosen],
+        genotypes=jnp.broadcast_to(genotype[:, None], (S, M, D)),
+        descriptors=jnp.broadcast_to(descriptor[:, None], (S, M, K)),
+        fitness=jnp.broadcast_to(fitness[:, None], (S, M)),
+    )
 
     def pick(new, old):
         return jnp.where(take.reshape((S,) + (1,) * (old.ndim - 1)), new, old)
 
-    # only what a fresh slot reads: its members' rewards (-inf: none yet) and
-    # counters; the ring, the members and the feedback buffer are written
-    # before they are read
-    slots = slots.replace(
-        mode=pick(BOOTSTRAP, slots.mode),
-        ancestor_genotype=pick(queue.genotypes[chosen], slots.ancestor_genotype),
-        ancestor_descriptor=pick(queue.descriptors[chosen], slots.ancestor_descriptor),
-        ancestor_fitness=pick(queue.fitness[chosen], slots.ancestor_fitness),
-        ancestor_reward=pick(queue.reward[chosen], slots.ancestor_reward),
-        sigma=pick(queue.sigma[chosen], slots.sigma),
-        reward=pick(-jnp.inf, slots.reward),
-        num_values=pick(0, slots.num_values),
-        steps=pick(0, slots.steps),
-        initial_mean=pick(0.0, slots.initial_mean),
-        best_archived=pick(-jnp.inf, slots.best_archived),
-        most_novel=pick(-jnp.inf, slots.most_novel),
-        num_feedback=pick(0, slots.num_feedback),
-    )
+    slots = jax.tree.map(pick, fresh, slots)
     gone = jnp.where(take, chosen, capacity)
     queue = queue.replace(is_valid=queue.is_valid.at[gone].set(False, mode="drop"))
     return slots, queue
@@ -279,9 +284,12 @@ def _median_and_max(lists: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def to_archive(slots: EmitterSlots, active) -> tuple[jax.Array, jax.Array]:
-    """SERENE's reward-archive rule for each active slot's members: while
-    the slot has archived nothing, its best member if its reward is above 0;
-    afterwards every member whose reward beats the best it archived.
+    """SERENE's reward-archive rule for each active slot's members after an
+    offspring generation: while the slot has archived nothing, its best
+    member if its reward is above 0; afterwards every member whose reward
+    beats the best it archived. A candidate's first generation (``steps``
+    still 0: the samples around its ancestor) archives nothing, as in
+    SERENE, which archives only after each offspring generation.
 
     Returns:
         ``(mask (S, M) bool, best_archived (S,))``.
@@ -292,7 +300,8 @@ def to_archive(slots: EmitterSlots, active) -> tuple[jax.Array, jax.Array]:
     first = (jnp.arange(M)[None] == best[:, None]) & (reward > 0)
     later = reward > slots.best_archived[:, None]
     none_yet = (slots.best_archived == -jnp.inf)[:, None]
-    mask = active[:, None] & jnp.where(none_yet, first, later)
+    archiving = active & (slots.steps > 0)
+    mask = archiving[:, None] & jnp.where(none_yet, first, later)
     archived = jnp.max(jnp.where(mask, reward, -jnp.inf), axis=1)
     return mask, jnp.maximum(slots.best_archived, archived)
 

@@ -31,12 +31,13 @@ evaluations; chunks alternate between exploration and exploitation:
   the chunk is left. A candidate runs ``bootstrap_generations`` generations
   and is promoted to an emitter only if its improvement (mean of the last
   ``improvement_window`` reward lists minus the mean of the first) is above
-  0. Emitters archive rewarding members (their best if reward > 0, then only
-  members that beat the best they archived), buffer members more novel than
-  their most novel agent so far, and stop on SERENE's stagnation test (or
-  ``max_emitter_steps``). A stopped emitter's ancestor enters the reward
-  archive and ``archive_insertions`` random buffered agents enter the
-  novelty archive.
+  0. After each offspring generation (not a candidate's first), candidates
+  and emitters archive rewarding members (their best if reward > 0, then
+  only members that beat the best they archived); emitters buffer members
+  more novel than their most novel agent so far, and stop on SERENE's
+  stagnation test (or ``max_emitter_steps``). A stopped emitter's ancestor
+  enters the reward archive and ``archive_insertions`` random buffered
+  agents enter the novelty archive.
 - An exploitation chunk with nothing to run (no running slot and no
   candidate it may start) is skipped, as SERENE skips it: an exploration
   chunk starts instead.
@@ -402,7 +403,8 @@ class Serene:
             per_slot(fitness), per_slot(reward),
         )  # fmt: skip
         slots = slots.replace(initial_mean=em.initial_mean(slots, c.improvement_window))
-        # reward archive: SERENE's rule, for bootstraps and emitters alike
+        # reward archive: SERENE's rule after every offspring generation, for
+        # bootstraps and emitters alike (never a candidate's first generation)
         mask, best_archived = em.to_archive(slots, active)
         slots = slots.replace(best_archived=best_archived)
 

@@ -112,19 +112,19 @@ def test_selection_archive_rule_improvement_and_stagnation_by_hand():
     np.testing.assert_allclose(slots.reward, [[0.3, 0.3], [0.0, 0.0]])
     np.testing.assert_array_equal(slots.genotypes[0, :, 0], [1.0, 3.0])  # ties: lower
     assert slots.num_values.tolist() == [1, 1] and slots.steps.tolist() == [0, 0]
-    # archive rule: nothing archived yet, so only the best member if > 0
-    mask, best = to_archive(slots, jnp.array([True, True]))
-    assert mask.tolist() == [[True, False], [False, False]]
-    assert best.tolist() == [pytest.approx(0.3), -np.inf]
-    slots = slots.replace(best_archived=best)
     slots = slots.replace(initial_mean=initial_mean(slots, 1))
     # slot 0 improves, slot 1 sits out (inactive)
     r2 = jnp.array([[0.5, 0.4, 0.2, 0.0], [9.0, 9.0, 9.0, 9.0]])
     slots = select(slots, jnp.array([True, False]), g, g, r2, r2)
     np.testing.assert_allclose(slots.reward, [[0.5, 0.4], [0.0, 0.0]])
     assert slots.num_values.tolist() == [2, 1] and slots.steps.tolist() == [1, 0]
-    # afterwards: every member above the best archived (0.3)
+    # archive rule: nothing archived yet, so only the best member if > 0
     mask, best = to_archive(slots, jnp.array([True, True]))
+    assert mask.tolist() == [[True, False], [False, False]]
+    assert best.tolist() == [pytest.approx(0.5), -np.inf]
+    # afterwards: every member above the best archived (here 0.3)
+    archived = slots.replace(best_archived=slots.best_archived.at[0].set(0.3))
+    mask, best = to_archive(archived, jnp.array([True, True]))
     assert mask.tolist() == [[True, True], [False, False]]
     assert float(best[0]) == pytest.approx(0.5)
     # improvement over 1 list: mean(0.5, 0.4) - mean(0.3, 0.3) = 0.15
@@ -151,6 +151,64 @@ def test_selection_archive_rule_improvement_and_stagnation_by_hand():
     flat = rising[:4] + [[3, 3], [3, 3]]
     assert is_stagnant(with_lists(flat, 5), 2)[0]
     assert not is_stagnant(with_lists(flat, 4), 2)[0]  # too early
+
+
+def test_a_started_slot_keeps_nothing_of_the_emitter_that_ran_there():
+    # slot 0 ran an emitter (members at 7, rewards, ring, counters, archive
+    # mark, feedback) and stopped; slot 1 still runs one. A candidate at 0.5
+    # starts in slot 0 (shapes as in the test above: one compilation of select)
+    f32 = lambda *shape: np.full(shape, 0.9, np.float32)  # noqa: E731
+    used = em.empty_slots(2, 2, 1, 1, 4, 2).replace(
+        mode=jnp.array([em.FREE, em.RUNNING]), genotypes=f32(2, 2, 1) * 7,
+        descriptors=f32(2, 2, 1) * 7, fitness=f32(2, 2), reward=f32(2, 2),
+        history=f32(2, 4, 2), num_values=np.array([9, 9], np.int32),
+        steps=np.array([8, 8], np.int32), initial_mean=f32(2),
+        best_archived=f32(2), most_novel=f32(2), feedback_genotypes=f32(2, 2, 1),
+        feedback_descriptors=f32(2, 2, 1), feedback_fitness=f32(2, 2),
+        num_feedback=np.array([5, 5], np.int32),
+    )  # fmt: skip
+    queue = em.CandidateQueue(
+        genotypes=np.array([[0.5]], np.float32), descriptors=f32(1, 1) * 0.4,
+        fitness=f32(1) * 0.2, reward=f32(1) * 0.3, sigma=f32(1) * 0.1,
+        is_valid=np.array([True]),
+    )  # fmt: skip
+    slots, _ = start_slots(used, queue, np.zeros(1, np.float32), np.bool_(True))
+    fresh = em.empty_slots(1, 2, 1, 1, 4, 2).replace(
+        mode=np.array([em.BOOTSTRAP], np.int32), ancestor_genotype=queue.genotypes,
+        ancestor_descriptor=queue.descriptors, ancestor_fitness=queue.fitness,
+        ancestor_reward=queue.reward, sigma=queue.sigma,
+        genotypes=np.full((1, 2, 1), 0.5, np.float32), descriptors=f32(1, 2, 1) * 0.4,
+        fitness=f32(1, 2) * 0.2,
+    )  # fmt: skip
+    jax.tree.map(lambda x, y: np.testing.assert_array_equal(x[0], y[0]), slots, fresh)
+    jax.tree.map(lambda x, y: np.testing.assert_array_equal(x[1], y[1]), slots, used)
+    # first generation, one offspring of 4 with a finite reward: the other
+    # member is a copy of the ancestor, not a survivor at 7
+    g = np.arange(1.0, 9.0, dtype=np.float32).reshape(2, 4, 1)
+    r = np.full((2, 4), np.nan, np.float32)
+    r[0, 1] = 0.6
+    slots = select(slots, np.array([True, False]), g, g, r, r)
+    np.testing.assert_array_equal(slots.genotypes[0, :, 0], [2.0, 0.5])
+    np.testing.assert_allclose(slots.reward[0], [0.6, -np.inf])
+
+
+def test_a_candidates_first_generation_is_not_archived():
+    # as in SERENE: only the generations after the first (the offspring of
+    # the members) archive, even when the first met reward > 0 (slot 1 idle)
+    slots = em.empty_slots(2, 2, 1, 1, 4, 2)
+    g = np.arange(8.0, dtype=np.float32).reshape(2, 4, 1)
+    active = np.array([True, False])
+    first = np.array([[0.8, 0.2, 0.0, 0.0], [0.0] * 4], np.float32)
+    slots = select(slots, active, g, g, first, first)
+    mask, best = to_archive(slots, active)
+    assert not mask.any() and best.tolist() == [-np.inf, -np.inf]
+    # the next generation: its best member (the first generation's 0.8,
+    # kept by the elitist selection) goes in
+    later = np.array([[0.1, 0.5, 0.0, 0.0], [0.0] * 4], np.float32)
+    slots = select(slots, active, g, g, later, later)
+    mask, best = to_archive(slots, active)
+    assert mask.tolist() == [[True, False], [False, False]]
+    assert best.tolist() == [pytest.approx(0.8), -np.inf]
 
 
 def test_novelty_search_rows_take_the_most_novel_parents_first():
