@@ -12,7 +12,8 @@ one PNG (a panel per task, a line per variant: the mean over seeds of each
 seed's success rate over its last 5 updates' episodes).
 
 Variants (each a ``ppo.Config`` switch, so also ``jaxrl train ppo`` flags):
-``plain``; ``rnd`` (``--intrinsic rnd``); ``count`` (``--intrinsic count``,
+``plain``; ``rnd`` (``--intrinsic rnd``); ``rdd`` (``--intrinsic rdd``,
+random distribution distillation); ``count`` (``--intrinsic count``,
 lifelong SimHash counts); ``count-episodic`` (``--count-mode episodic``);
 ``shaping`` (``--shaping goal_distance``); ``recurrent`` (``--recurrent``, a
 GRU actor-critic).
@@ -46,6 +47,7 @@ DEFAULT_STEPS = {
 VARIANTS = {
     "plain": {},
     "rnd": {"intrinsic": "rnd"},
+    "rdd": {"intrinsic": "rdd"},
     "count": {"intrinsic": "count"},
     "count-episodic": {"intrinsic": "count", "count_mode": "episodic"},
     "shaping": {"shaping": "goal_distance"},
