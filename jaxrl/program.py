@@ -9,6 +9,7 @@ the same ``step``, so they give the same numbers.
 """
 
 import dataclasses
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -189,10 +190,11 @@ def check_ranges(hparams: Any, ranges: dict[str, tuple]) -> None:
         array = np.asarray(value, dtype=np.float64)
         above_low = array >= low if low_included else array > low
         if not (np.all(np.isfinite(array)) and np.all(above_low & (array <= high))):
-            bound = "[" if low_included else "("
+            opening = "[" if low_included else "("
+            closing = "]" if math.isfinite(high) else ")"  # values must be finite
             raise ValueError(
-                f"{type(hparams).__name__}.{name} must be in {bound}{low}, {high}], "
-                f"got {value!r}"
+                f"{type(hparams).__name__}.{name} must be in "
+                f"{opening}{low}, {high}{closing}, got {value!r}"
             )
 
 
