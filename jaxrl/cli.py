@@ -5,7 +5,9 @@
 ``HParams``. Everything is checked before a run directory is made or
 anything is compiled; an existing run directory is never written into
 (``--overwrite`` replaces a jaxrl run directory on request). Exit status: 0
-done, 2 refused, 130 interrupted (the run saved a checkpoint first).
+done, 2 refused, 3 diverged (every run went non-finite: results.json says
+where, and nothing is scored), 130 interrupted (the run saved a checkpoint
+first).
 """
 
 import argparse
@@ -18,7 +20,7 @@ from rich.markup import escape
 from jaxrl.cli_flags import add_dataclass_flags, from_args
 
 _CONSOLE = Console()
-_EXIT_REFUSED, _EXIT_INTERRUPTED = 2, 130
+_EXIT_REFUSED, _EXIT_DIVERGED, _EXIT_INTERRUPTED = 2, 3, 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +181,7 @@ def _train(args) -> int:
     out = _run_dir_path(args.out, algorithm.name, args.target, args.overwrite)
     program = algorithm.make_program(config, args.target)
     _note_rounded_total(config, program)
-    jaxrl.run(
+    result = jaxrl.run(
         program, hparams, seeds=args.seeds, first_seed=args.seed, sweep=sweep,
         out=out, chunk_steps=args.chunk_steps,
         checkpoint_every=args.checkpoint_every,
@@ -189,7 +191,12 @@ def _train(args) -> int:
         replace_existing=args.overwrite,
         check_memory=not args.no_memory_check,
     )  # fmt: skip
-    return 0
+    return _exit_status(result)
+
+
+def _exit_status(result) -> int:
+    """0, or ``_EXIT_DIVERGED`` when every run of ``result`` went non-finite."""
+    return _EXIT_DIVERGED if result.results.get("status") == "diverged" else 0
 
 
 def _note_rounded_total(config, program) -> None:
@@ -241,8 +248,9 @@ def _run_dir_path(out: str | None, algorithm: str, target: str,
 def _resume(args) -> int:
     import jaxrl
 
-    jaxrl.resume(args.run_dir, progress=not args.no_progress, console=_CONSOLE)
-    return 0
+    result = jaxrl.resume(args.run_dir, progress=not args.no_progress,
+                          console=_CONSOLE)  # fmt: skip
+    return _exit_status(result)
 
 
 def _report(args) -> int:

@@ -74,6 +74,17 @@ def test_interrupted_run_exits_130(monkeypatch, tmp_path, capsys):
     assert shown == "interrupted: stopped at once; go on with: jaxrl resume r\n"
 
 
+def test_every_run_diverged_exits_3(monkeypatch, tmp_path):
+    import jaxrl
+
+    def diverged(*args, **kwargs):
+        return type("R", (), {"results": {"status": "diverged"}})()
+
+    monkeypatch.setattr(jaxrl, "run", diverged)
+    argv = ["train", "ppo", "--out", str(tmp_path / "r"), *TINY]
+    assert cli.main(argv) == 3
+
+
 def test_help_lists_every_field_with_its_comment(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "ppo", "--help"])
