@@ -49,7 +49,7 @@ class Config:
     # how finished episodes restart (jaxrl.batched_reset): auto is optimistic
     # for the gridworlds from 64 envs up, exact otherwise
     reset: str = "auto"  # auto, exact or optimistic
-    num_resets: int = 0  # optimistic only: levels per draw into the stock (0: num_envs // 16)
+    num_resets: int = 0  # optimistic only: levels a draw adds (0: num_envs // 16)
 
     def __post_init__(self):
         check_field_types(self)
