@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxrl.algos.intrinsic.distillation import train_predictor
 from jaxrl.algos.intrinsic.normalization import (
     RunningMoments,
     init_moments,
@@ -178,40 +179,17 @@ class RDD:
             ``sigma^2`` however well the predictor has converged).
         """
         x = flatten_batch(next_obs, 2)
-        x = x.reshape(-1, x.shape[-1])
-        size = x.shape[0]
-        if size % self.num_minibatches:
-            raise ValueError(
-                f"RDD.num_minibatches ({self.num_minibatches}) must divide the "
-                f"batch of {size} observations"
-            )
-        optimizer = optax.adam(lr)
 
         def loss_fn(predictor, minibatch, k):
             prediction, mean = self.outputs(state, predictor, minibatch)
             target = self.sample_targets(mean, k)
             return jnp.mean(jnp.square(prediction - target))
 
-        def minibatch_step(carry, inputs):
-            predictor, opt_state = carry
-            minibatch, k = inputs
-            loss, grads = jax.value_and_grad(loss_fn)(predictor, minibatch, k)
-            updates, opt_state = optimizer.update(grads, opt_state, predictor)
-            return (optax.apply_updates(predictor, updates), opt_state), loss
-
-        def epoch(carry, k):
-            k_order, k_draws = jax.random.split(k)
-            order = jax.random.permutation(k_order, size)
-            batches = x[order].reshape(self.num_minibatches, -1, x.shape[-1])
-            draws = jax.random.split(k_draws, self.num_minibatches)
-            return jax.lax.scan(minibatch_step, carry, (batches, draws))
-
-        keys = jax.random.split(key, self.num_epochs)
-        (predictor, opt_state), losses = jax.lax.scan(
-            epoch, (state.predictor, state.opt_state), keys
-        )
-        state = state.replace(predictor=predictor, opt_state=opt_state)
-        return state, jnp.mean(losses)
+        predictor, opt_state, loss = train_predictor(
+            state.predictor, state.opt_state, x.reshape(-1, x.shape[-1]), key, lr,
+            loss_fn, self.num_epochs, self.num_minibatches, "RDD",
+        )  # fmt: skip
+        return state.replace(predictor=predictor, opt_state=opt_state), loss
 
     def _mean_net(self) -> _RDDNetwork:
         return _RDDNetwork(self.hidden_size, self.output_size, num_layers=2)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxrl.algos.intrinsic.distillation import train_predictor
 from jaxrl.algos.intrinsic.normalization import (
     RunningMoments,
     init_moments,
@@ -121,35 +122,14 @@ class RND:
             its mean minibatch loss.
         """
         x = flatten_batch(next_obs, 2)
-        x = x.reshape(-1, x.shape[-1])
-        size = x.shape[0]
-        if size % self.num_minibatches:
-            raise ValueError(
-                f"RND.num_minibatches ({self.num_minibatches}) must divide the "
-                f"batch of {size} observations"
-            )
-        optimizer = optax.adam(lr)
-
-        def loss_fn(predictor, minibatch):
-            return jnp.mean(self.errors(state, predictor, minibatch))
-
-        def minibatch_step(carry, minibatch):
-            predictor, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(predictor, minibatch)
-            updates, opt_state = optimizer.update(grads, opt_state, predictor)
-            return (optax.apply_updates(predictor, updates), opt_state), loss
-
-        def epoch(carry, k):
-            order = jax.random.permutation(k, size)
-            batches = x[order].reshape(self.num_minibatches, -1, x.shape[-1])
-            return jax.lax.scan(minibatch_step, carry, batches)
-
-        keys = jax.random.split(key, self.num_epochs)
-        (predictor, opt_state), losses = jax.lax.scan(
-            epoch, (state.predictor, state.opt_state), keys
-        )
-        state = state.replace(predictor=predictor, opt_state=opt_state)
-        return state, jnp.mean(losses)
+        predictor, opt_state, loss = train_predictor(
+            state.predictor, state.opt_state, x.reshape(-1, x.shape[-1]), key, lr,
+            lambda predictor, minibatch, _: jnp.mean(
+                self.errors(state, predictor, minibatch)
+            ),
+            self.num_epochs, self.num_minibatches, "RND",
+        )  # fmt: skip
+        return state.replace(predictor=predictor, opt_state=opt_state), loss
 
     def _target(self) -> _RNDNetwork:
         return _RNDNetwork(self.hidden_size, self.output_size)

@@ -118,9 +118,11 @@ def test_bad_rdd_settings_are_refused_before_compiling():
         ppo.Config(intrinsic="rdd", rdd_sigma=-1.0)
     with pytest.raises(ValueError, match="Config.rdd_hidden_size must be an int"):
         ppo.Config(intrinsic="rdd", rdd_hidden_size=0)
-    rdd = intrinsic.RDD(num_minibatches=3)  # checked before the state is read
+    rdd = intrinsic.RDD(hidden_size=4, output_size=2, num_minibatches=3)
+    state = rdd.init(jax.random.key(0), jnp.zeros((4, 2)))  # raised while tracing:
     with pytest.raises(ValueError, match=r"RDD.num_minibatches \(3\) must divide"):
-        rdd.update(None, jnp.zeros((1, 4, 2)), jax.random.key(1), jnp.float32(1e-3))
+        jax.eval_shape(rdd.update, state, jnp.zeros((1, 4, 2)), jax.random.key(1),
+                       jnp.float32(1e-3))  # fmt: skip
 
 
 def test_ppo_builds_rdd_from_its_config():
