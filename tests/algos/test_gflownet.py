@@ -382,7 +382,10 @@ def test_tb_learns_the_tiny_grid(engine_runs):
     assert (result.final["modes_found"] == 0).all()  # H = 4 has no R2 cell
 
 
-@pytest.mark.parametrize("loss", ["tb", "subtb"])
+# subtb compiles two more programs (about 10 s in the CI run): --exhaustive
+@pytest.mark.parametrize(
+    "loss", ["tb", pytest.param("subtb", marks=pytest.mark.exhaustive)]
+)
 def test_compacted_rollout_gives_the_padded_loss(loss):
     """The first iteration from the same parameters and key: the network run
     on visited states only must give the loss of the padded evaluation."""
