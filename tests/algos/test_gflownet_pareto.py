@@ -145,6 +145,9 @@ def test_mo_reward_needs_an_order_preserving_loss():
         make_gfn_env("mo-hypergrid:objectives=branin-nope")
 
 
+# a learning check (about 13 s in the CI run; test_op_tb_trains_the_tiny_grid
+# stays in the default run): --exhaustive
+@pytest.mark.exhaustive
 def test_op_tb_moves_mass_to_the_pareto_front():
     """OP-TB on the 8 x 8 Branin-Currin grid (6 front cells): the exact mass
     on the front, 0.77-0.84 after 50 iterations of 32 and 0.94-0.96 after

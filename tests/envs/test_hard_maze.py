@@ -234,6 +234,9 @@ def test_plot_maze_writes_a_figure(tmp_path):
     assert path.stat().st_size > 1000
 
 
+# two QD programs compiled on the maze (about 11 s in the CI run; both
+# algorithms' own run tests stay in the default run): --exhaustive
+@pytest.mark.exhaustive
 def test_map_elites_and_novelty_search_run_on_the_task():
     from jaxrl.algos import map_elites, novelty_search
 
