@@ -201,10 +201,12 @@ def _exit_status(result) -> int:
 
 def _note_rounded_total(config, program) -> None:
     """Say so when ``--total-steps`` is not a whole number of engine steps
-    (the run does fewer; config.json records ``total_work``)."""
+    (the run does fewer; config.json records ``total_work``). Not for the
+    Config's own default: the run's first line gives the steps it does."""
     requested = getattr(config, "total_steps", None)
     total = program.num_steps * program.work_per_step
-    if isinstance(requested, int) and requested != total:
+    default = getattr(type(config)(), "total_steps", None)
+    if isinstance(requested, int) and requested not in (total, default):
         _CONSOLE.print(
             f"note: --total-steps {requested:,} is not a multiple of one update "
             f"({program.work_per_step:,} {program.work_unit}): each run does "

@@ -273,6 +273,14 @@ def test_a_total_that_is_not_whole_updates_is_reported_and_recorded(finished, ca
     )
     cli._note_rounded_total(config, program)
     assert "--total-steps 1,000 is not a multiple" in capsys.readouterr().out
+    # the default total (200,000 at 2,048 a update) is not noted: the run's
+    # first line gives the steps it does
+    default = ppo.Config()
+    program = dataclasses.replace(
+        program, num_steps=default.num_updates, work_per_step=default.batch_size
+    )
+    cli._note_rounded_total(default, program)
+    assert capsys.readouterr().out == ""
     saved = json.loads((finished.run_dir / "config.json").read_text())
     assert saved["total_work"] == 12 * 10  # toy: 12 steps of 10 evaluations
 
