@@ -17,7 +17,7 @@ program behind ``jaxrl train aurora``.
 Example::
 
     task = qd.make_task("arm", genotype_dim=8)
-    config = aurora.Config(genotype_dim=8, batch_size=32, num_iterations=50,
+    config = aurora.Config(batch_size=32, num_iterations=50,  # 8 genes: the task's
                            archive_capacity=256, target_size=128)
     run = aurora.make_run(config, task)
     out = jax.jit(jax.vmap(run, in_axes=(0, None)))(keys, aurora.HParams())
@@ -75,13 +75,13 @@ __all__ = [
 
 
 def _program_for(config: Config, task_id: str):
-    """``jaxrl train aurora --task TASK``: a registered QD task, built with
-    ``genotype_dim = config.genotype_dim``; its extras must hold
+    """``jaxrl train aurora --task TASK``: a registered QD task with
+    ``config.genotype_dim`` genes (0: the task's own size); its extras must hold
     ``"observation"``."""
-    from jaxrl.envs import qd
+    from jaxrl.algos.map_elites.config import make_task_for
 
-    return make_program(config, qd.make_task(task_id, genotype_dim=config.genotype_dim),
-                        target=task_id)  # fmt: skip
+    task = make_task_for(task_id, config.genotype_dim)
+    return make_program(config, task, target=task_id)
 
 
 def _register() -> None:

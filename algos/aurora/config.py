@@ -11,7 +11,7 @@ import math
 
 from flax import struct
 
-from jaxrl.algos.map_elites.config import TASK, number_or_task
+from jaxrl.algos.map_elites.config import TASK, check_genotype_dim, number_or_task
 from jaxrl.algos.map_elites.emitters import parse_emitter_spec, split_counts
 from jaxrl.program import check_field_types, check_ranges
 
@@ -23,11 +23,12 @@ class Config:
     """Static AURORA settings: changing any of these recompiles.
 
     ``descriptor_low``, ``descriptor_high`` (the task's coverage grid) and
-    ``qd_offset`` take a number or ``"task"``, as in MAP-Elites;
-    :func:`make_program` records the values used.
+    ``qd_offset`` take a number or ``"task"``, as in MAP-Elites, and
+    ``genotype_dim`` 0 takes the task's own size; :func:`make_program`
+    records the values used.
     """
 
-    genotype_dim: int = 67  # genes per genotype (hard-maze: 5 hidden units)
+    genotype_dim: int = 0  # genes per genotype; 0: the task's own (maze 67, arm 100)
     batch_size: int = 100  # offspring per iteration (QDax AURORA example)
     num_iterations: int = 1000  # iterations after the first batch (jaxrl)
     archive_capacity: int = 2048  # container slots (jaxrl: twice target_size)
@@ -50,8 +51,9 @@ class Config:
 
     def __post_init__(self):
         check_field_types(self)
+        check_genotype_dim(self)
         positive = (
-            "genotype_dim", "batch_size", "num_iterations", "archive_capacity",
+            "batch_size", "num_iterations", "archive_capacity",
             "target_size", "latent_size", "encoder_width", "train_batch_size",
             "num_epochs", "schedule_base", "control_every", "control_start",
             "coverage_cells",

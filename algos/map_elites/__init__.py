@@ -7,7 +7,7 @@ mixes of them), and the engine program behind ``jaxrl train map-elites``.
 Example::
 
     task = qd.make_task("arm", genotype_dim=8)
-    run = map_elites.make_run(map_elites.Config(genotype_dim=8), task)
+    run = map_elites.make_run(map_elites.Config(), task)  # 8 genes: the task's
     out = jax.jit(jax.vmap(run, in_axes=(0, None)))(keys, map_elites.HParams())
     out.metrics.coverage  # (seeds, num_iterations)
 """
@@ -63,12 +63,12 @@ __all__ = [
 
 
 def _program_for(config: Config, task_id: str):
-    """``jaxrl train map-elites --task TASK``: a registered QD task, built
-    with ``genotype_dim = config.genotype_dim``."""
-    from jaxrl.envs import qd
+    """``jaxrl train map-elites --task TASK``: a registered QD task with
+    ``config.genotype_dim`` genes (0: the task's own size)."""
+    from jaxrl.algos.map_elites.config import make_task_for
 
-    return make_program(config, qd.make_task(task_id, genotype_dim=config.genotype_dim),
-                        target=task_id)  # fmt: skip
+    task = make_task_for(task_id, config.genotype_dim)
+    return make_program(config, task, target=task_id)
 
 
 def _register() -> None:

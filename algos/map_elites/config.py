@@ -12,6 +12,7 @@ from jaxrl.algos.map_elites.emitters import parse_emitter_spec, split_counts
 from jaxrl.program import check_field_types, check_ranges
 
 TASK = "task"  # the value of a field that the task decides
+TASK_GENOTYPE_DIM = 0  # Config.genotype_dim that takes the task's own size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,13 +21,15 @@ class Config:
 
     Defaults follow the 100-DoF arm benchmark of the project's reference
     table (100 x 100 grid, Iso+LineDD, batch 1,024, about 1M evaluations).
-    ``descriptor_low``, ``descriptor_high`` and ``qd_offset`` take a number or
-    ``"task"``; :func:`jaxrl.algos.map_elites.make_program` replaces
-    ``"task"`` by the task's value in the config it records, so run
-    directories show the numbers used.
+    ``genotype_dim`` 0 takes the task's own size (the arm's 100 joints, the
+    hard maze's 67 genes). ``descriptor_low``, ``descriptor_high`` and
+    ``qd_offset`` take a number or ``"task"``;
+    :func:`jaxrl.algos.map_elites.make_program` replaces 0 and ``"task"`` by
+    the task's values in the config it records, so run directories show the
+    numbers used.
     """
 
-    genotype_dim: int = 100  # genes per genotype (the arm's joints)
+    genotype_dim: int = 0  # genes per genotype; 0: the task's own (arm 100, maze 67)
     batch_size: int = 1024  # offspring evaluated per iteration
     num_iterations: int = 1000  # iterations after the first batch
     archive: str = "grid"  # "grid" or "cvt"
@@ -42,9 +45,10 @@ class Config:
 
     def __post_init__(self):
         check_field_types(self)
+        check_genotype_dim(self)
         positive = (
-            "genotype_dim", "batch_size", "num_iterations", "grid_cells",
-            "num_centroids", "cvt_samples", "cvt_iterations",
+            "batch_size", "num_iterations", "grid_cells", "num_centroids",
+            "cvt_samples", "cvt_iterations",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -83,6 +87,47 @@ class Config:
     def num_evaluations(self) -> int:
         """Evaluations in a run: the first batch and one batch an iteration."""
         return self.batch_size * (self.num_iterations + 1)
+
+
+def check_genotype_dim(config) -> None:
+    """Raise ``ValueError`` unless ``config.genotype_dim`` is an int >= 0
+    (0: the task's own size, filled in when the program is built)."""
+    value = config.genotype_dim
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(
+            f"Config.genotype_dim must be an int >= 0 (0: the task's own size), "
+            f"got {value!r}"
+        )
+
+
+def make_task_for(task_id: str, genotype_dim: int):
+    """The registered QD task ``task_id`` with ``genotype_dim`` genes; with
+    ``TASK_GENOTYPE_DIM`` (0), at the task's own default size (what
+    ``jaxrl train ALGO --task ID`` builds).
+
+    Raises:
+        ValueError: an unknown task, a task with no size of its own while
+            ``genotype_dim`` is 0, or a size the task cannot take (the
+            message names ``Config.genotype_dim`` and the task's own size).
+    """
+    from jaxrl.envs import qd
+
+    own = qd.default_genotype_dim(task_id)  # raises for an unknown id
+    if genotype_dim == TASK_GENOTYPE_DIM:
+        if own is None:
+            raise ValueError(
+                f"task {task_id!r} has no genotype size of its own: set "
+                "Config.genotype_dim (--genotype-dim)"
+            )
+        return qd.make_task(task_id)
+    try:
+        return qd.make_task(task_id, genotype_dim=genotype_dim)
+    except ValueError as error:
+        hint = "" if own is None else f" (0, the default, takes its own: {own})"
+        raise ValueError(
+            f"Config.genotype_dim (--genotype-dim) {genotype_dim} does not fit "
+            f"task {task_id!r}{hint}: {error}"
+        ) from None
 
 
 def number_or_task(config: Config, name: str) -> float | None:
@@ -166,18 +211,29 @@ def descriptor_box(config, task) -> tuple[tuple[float, ...], ...]:
 
 def as_task(task, config, genotype_bounds, init_bounds):
     """A :class:`jaxrl.envs.qd.Task` as is; a bare ``score`` function wrapped
-    in one (its descriptor size read off one evaluation's shapes)."""
+    in one (its descriptor size read off one evaluation's shapes).
+
+    Raises:
+        ValueError: ``config.genotype_dim`` is neither 0 nor the task's
+            size, or is 0 with a bare score function (which has no size).
+    """
     from jaxrl.envs.qd import Task
 
     if isinstance(task, Task):
-        if task.genotype_dim != config.genotype_dim:
+        if config.genotype_dim not in (TASK_GENOTYPE_DIM, task.genotype_dim):
             raise ValueError(
                 f"Config.genotype_dim is {config.genotype_dim} but the task "
-                f"{task.name!r} has genotype_dim {task.genotype_dim}"
+                f"{task.name!r} has genotype_dim {task.genotype_dim} (0 takes "
+                "the task's own)"
             )
         return task
     if not callable(task):
         raise TypeError(f"task must be a Task or a score function, got {task!r}")
+    if config.genotype_dim == TASK_GENOTYPE_DIM:
+        raise ValueError(
+            "a bare score function has no genotype size of its own: set "
+            "Config.genotype_dim to the length of one genotype"
+        )
     low = number_or_task(config, "descriptor_low")
     high = number_or_task(config, "descriptor_high")
     if low is None or high is None:

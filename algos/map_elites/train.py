@@ -24,6 +24,7 @@ from jaxrl.algos.map_elites.archive import (
 from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
 from jaxrl.algos.map_elites.config import (
     TASK,
+    TASK_GENOTYPE_DIM,
     Config,
     HParams,
     as_task,
@@ -49,8 +50,11 @@ class RunState:
 
 def resolve_config(config: Config, task) -> Config:
     """``config`` with every ``"task"`` field replaced by the task's value
-    (descriptor bounds only when the task's are the same on every axis)."""
+    (descriptor bounds only when the task's are the same on every axis) and
+    ``genotype_dim`` 0 by the task's size."""
     changes: dict[str, Any] = {}
+    if config.genotype_dim == TASK_GENOTYPE_DIM:
+        changes["genotype_dim"] = task.genotype_dim
     if number_or_task(config, "qd_offset") is None:
         changes["qd_offset"] = float(task.min_fitness or 0.0)
     for name, values in (

@@ -9,7 +9,7 @@ local competition, and the engine program behind
 Example::
 
     task = qd.make_task("arm", genotype_dim=8)
-    config = novelty_search.Config(genotype_dim=8, variant="nslc")
+    config = novelty_search.Config(variant="nslc")  # 8 genes: the task's
     run = novelty_search.make_run(config, task)
     out = jax.jit(jax.vmap(run, in_axes=(0, None)))(keys, novelty_search.HParams())
     out.metrics.coverage  # (seeds, num_iterations)
@@ -59,12 +59,12 @@ __all__ = [
 
 
 def _program_for(config: Config, task_id: str):
-    """``jaxrl train novelty-search --task TASK``: a registered QD task,
-    built with ``genotype_dim = config.genotype_dim``."""
-    from jaxrl.envs import qd
+    """``jaxrl train novelty-search --task TASK``: a registered QD task with
+    ``config.genotype_dim`` genes (0: the task's own size)."""
+    from jaxrl.algos.map_elites.config import make_task_for
 
-    return make_program(config, qd.make_task(task_id, genotype_dim=config.genotype_dim),
-                        target=task_id)  # fmt: skip
+    task = make_task_for(task_id, config.genotype_dim)
+    return make_program(config, task, target=task_id)
 
 
 def _register() -> None:

@@ -6,7 +6,7 @@ import math
 
 from flax import struct
 
-from jaxrl.algos.map_elites.config import TASK, number_or_task
+from jaxrl.algos.map_elites.config import TASK, check_genotype_dim, number_or_task
 from jaxrl.algos.map_elites.emitters import parse_emitter_spec, split_counts
 from jaxrl.algos.novelty_search.novelty_search import INSERTIONS, VARIANTS
 from jaxrl.program import check_field_types, check_ranges
@@ -20,14 +20,15 @@ class Config:
 
     ``descriptor_low`` and ``descriptor_high`` bound the coverage grid (the
     ``coverage`` metrics only; novelty itself needs no box) and take a number
-    or ``"task"``, as in MAP-Elites; :func:`make_program` records the values
-    used. Defaults: Lehman & Stanley's k = 15; the 100-DoF arm, population
+    or ``"task"``, as in MAP-Elites, and ``genotype_dim`` 0 takes the task's
+    own size; :func:`make_program` records the values used. Defaults:
+    Lehman & Stanley's k = 15; the 100-DoF arm, population
     and batch 256, and Iso+LineDD with ring insertion, which covered more of
     the arm's descriptor box than a Gaussian step or a threshold archive in
     our runs (see the README).
     """
 
-    genotype_dim: int = 100  # genes per genotype (the arm's joints)
+    genotype_dim: int = 0  # genes per genotype; 0: the task's own (arm 100, maze 67)
     variant: str = "ns"  # "ns" (novelty) or "nslc" (novelty + local competition)
     population_size: int = 256  # individuals kept each generation
     batch_size: int = 256  # offspring evaluated per iteration
@@ -45,10 +46,11 @@ class Config:
 
     def __post_init__(self):
         check_field_types(self)
+        check_genotype_dim(self)
         positive = (
-            "genotype_dim", "population_size", "batch_size", "num_iterations",
-            "archive_capacity", "ring_insertions", "num_neighbours",
-            "threshold_patience", "threshold_burst", "coverage_cells",
+            "population_size", "batch_size", "num_iterations", "archive_capacity",
+            "ring_insertions", "num_neighbours", "threshold_patience",
+            "threshold_burst", "coverage_cells",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)

@@ -17,7 +17,12 @@ from flax import struct
 
 from jaxrl.algos.map_elites.archive import grid_archive
 from jaxrl.algos.map_elites.artifacts import write_qd_artifacts
-from jaxrl.algos.map_elites.config import as_task, descriptor_box, number_or_task
+from jaxrl.algos.map_elites.config import (
+    TASK_GENOTYPE_DIM,
+    as_task,
+    descriptor_box,
+    number_or_task,
+)
 from jaxrl.algos.map_elites.emitters import make_emitter
 from jaxrl.algos.novelty_search.archive import empty_archive
 from jaxrl.algos.novelty_search.config import (
@@ -47,8 +52,11 @@ class RunState:
 
 def resolve_config(config: Config, task) -> Config:
     """``config`` with ``"task"`` descriptor bounds replaced by the task's
-    (only when the task's are the same on every axis)."""
+    (only when the task's are the same on every axis) and ``genotype_dim`` 0
+    by the task's size."""
     changes: dict[str, Any] = {}
+    if config.genotype_dim == TASK_GENOTYPE_DIM:
+        changes["genotype_dim"] = task.genotype_dim
     for name, values in (
         ("descriptor_low", task.descriptor_low),
         ("descriptor_high", task.descriptor_high),

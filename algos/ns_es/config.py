@@ -5,7 +5,7 @@ import math
 
 from flax import struct
 
-from jaxrl.algos.map_elites.config import TASK, number_or_task
+from jaxrl.algos.map_elites.config import TASK, check_genotype_dim, number_or_task
 from jaxrl.program import check_field_types, check_ranges
 
 VARIANTS = ("ns-es", "nsr-es")
@@ -18,14 +18,15 @@ class Config:
 
     One generation evaluates ``2 * num_pairs`` perturbations of one member of
     the meta-population and then the updated member itself. Defaults: the
-    hard maze's 67-gene controller; Conti et al. (2018): a meta-population
+    task's own genotype size (``genotype_dim`` 0: the hard maze's 67-gene
+    controller by default); Conti et al. (2018): a meta-population
     of 5 (their Humanoid runs), 1,000 episodes a batch (500 antithetic pairs)
     and k = 10. ``descriptor_low``, ``descriptor_high`` and ``qd_offset``
     take a number or ``"task"``, as in MAP-Elites; they only shape the
     coverage grid and the QD score (novelty needs no box).
     """
 
-    genotype_dim: int = 67  # genes per genotype (the hard maze's controller)
+    genotype_dim: int = 0  # genes per genotype; 0: the task's own (maze 67, arm 100)
     variant: str = "ns-es"  # "ns-es" (novelty) or "nsr-es" (novelty + reward)
     meta_population_size: int = 5  # M: parameter vectors searched in turn
     num_pairs: int = 500  # n: antithetic pairs a generation (2n evaluations)
@@ -39,8 +40,9 @@ class Config:
 
     def __post_init__(self):
         check_field_types(self)
+        check_genotype_dim(self)
         positive = (
-            "genotype_dim", "meta_population_size", "num_pairs", "num_iterations",
+            "meta_population_size", "num_pairs", "num_iterations",
             "archive_capacity", "num_neighbours", "coverage_cells",
         )  # fmt: skip
         for name in positive:

@@ -48,12 +48,12 @@ __all__ = [
 
 
 def _program_for(config: Config, task_id: str):
-    """``jaxrl train serene --task TASK``: a registered QD task, built with
-    ``genotype_dim = config.genotype_dim``."""
-    from jaxrl.envs import qd
+    """``jaxrl train serene --task TASK``: a registered QD task with
+    ``config.genotype_dim`` genes (0: the task's own size)."""
+    from jaxrl.algos.map_elites.config import make_task_for
 
-    return make_program(config, qd.make_task(task_id, genotype_dim=config.genotype_dim),
-                        target=task_id)  # fmt: skip
+    task = make_task_for(task_id, config.genotype_dim)
+    return make_program(config, task, target=task_id)
 
 
 def _register() -> None:

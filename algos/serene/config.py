@@ -6,7 +6,7 @@ import math
 
 from flax import struct
 
-from jaxrl.algos.map_elites.config import TASK, number_or_task
+from jaxrl.algos.map_elites.config import TASK, check_genotype_dim, number_or_task
 from jaxrl.program import check_field_types, check_ranges
 
 REWARDS = ("fitness", "solved", TASK)
@@ -23,10 +23,10 @@ class Config:
     1,000 evaluations, emitter population 6 (12 offspring a generation),
     6-generation candidate bootstrap, improvement over 3 reward lists, and the
     "custom" stagnation window ``int(20 D / 6 + 120)`` compared over its first
-    and last 20 reward lists. The genotype size is the hard maze's (5 hidden
-    units). Fields marked "jaxrl choice" have no value in the paper: they
-    are capacities that fixed shapes need, or the number of emitters run side
-    by side (SERENE runs one at a time).
+    and last 20 reward lists. ``genotype_dim`` 0 takes the task's own size
+    (the hard maze's 67 genes, 5 hidden units). Fields marked "jaxrl choice"
+    have no value in the paper: they are capacities that fixed shapes need,
+    or the number of emitters run side by side (SERENE runs one at a time).
 
     ``reward`` says what counts as the sparse reward: ``"fitness"`` (the
     task's fitness; > 0 means found), ``"solved"`` (the fitness where the
@@ -34,7 +34,7 @@ class Config:
     when the task reports ``is_solved``, else ``"fitness"``).
     """
 
-    genotype_dim: int = 67  # genes per genotype (the hard maze's controller)
+    genotype_dim: int = 0  # genes per genotype; 0: the task's own (maze 67, arm 100)
     reward: str = TASK  # "fitness", "solved" (extras is_solved) or "task"
     population_size: int = 100  # novelty-search population (SERENE)
     batch_size: int = 200  # evaluations per generation, both phases (SERENE)
@@ -61,8 +61,9 @@ class Config:
 
     def __post_init__(self):
         check_field_types(self)
+        check_genotype_dim(self)
         positive = (
-            "genotype_dim", "population_size", "batch_size", "num_iterations",
+            "population_size", "batch_size", "num_iterations",
             "chunk_size", "archive_capacity", "archive_insertions",
             "num_neighbours", "num_emitters", "emitter_population",
             "bootstrap_generations", "improvement_window", "stagnation_span",
@@ -126,7 +127,8 @@ class Config:
                 f"exceed bootstrap_generations ({self.bootstrap_generations})"
             )
         need = max(self.stagnation_span, self.bootstrap_generations)
-        if self.stagnation_window < need:
+        # with genotype_dim 0 the window is checked once the task's size is in
+        if self.genotype_dim and self.stagnation_window < need:
             raise ValueError(
                 f"the stagnation window int(stagnation_per_gene x genotype_dim / "
                 f"emitter_population + stagnation_base) = {self.stagnation_window} "

@@ -18,14 +18,21 @@ descriptors, extras)`` functions with their search spaces.
 
 :func:`policy_task` builds such a task from any gymnax environment.
 
-Every task takes ``genotype_dim``. Example::
+Every task takes ``genotype_dim`` and has a default one
+(:func:`default_genotype_dim`: the arm's 100, the hard maze's 67, ...). Example::
 
     task = qd.make_task("arm", genotype_dim=8)
     fitness, descriptors, _ = task(genotypes, jax.random.key(0))
 """
 
 from jaxrl.envs.qd.arm import arm, arm_score
-from jaxrl.envs.qd.base import Task, make_task, register_task, task_ids
+from jaxrl.envs.qd.base import (
+    Task,
+    default_genotype_dim,
+    make_task,
+    register_task,
+    task_ids,
+)
 from jaxrl.envs.qd.brax_tasks import brax_ant_omni, brax_ant_uni, brax_walker2d_uni
 from jaxrl.envs.qd.functions import projection_descriptors, rastrigin, sphere
 from jaxrl.envs.qd.maze import HardMaze, hard_maze, hard_maze_score, plot_maze
@@ -46,7 +53,7 @@ if "HardMaze" not in ids():
 
 __all__ = [
     "HardMaze", "Task", "arm", "arm_score", "brax_ant_omni", "brax_ant_uni",
-    "brax_walker2d_uni", "gridworld_final_position", "hard_maze",
-    "hard_maze_score", "make_task", "plot_maze", "policy_task",
+    "brax_walker2d_uni", "default_genotype_dim", "gridworld_final_position",
+    "hard_maze", "hard_maze_score", "make_task", "plot_maze", "policy_task",
     "projection_descriptors", "rastrigin", "register_task", "sphere", "task_ids",
 ]  # fmt: skip

@@ -9,6 +9,7 @@ algorithm gets one object and knows no task by name.
 
 import dataclasses
 import difflib
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -138,10 +139,29 @@ def make_task(task_id: str, **kwargs) -> Task:
             closest match).
         TypeError: a keyword the task does not take.
     """
+    return _factory(task_id)(**kwargs)
+
+
+def default_genotype_dim(task_id: str) -> int | None:
+    """The genotype size ``make_task(task_id)`` builds when given none (the
+    arm's 100 joints, the hard maze's 67 genes, ...), read off the factory's
+    signature without building the task; None when the factory has no
+    default ``genotype_dim``.
+
+    Raises:
+        ValueError: unknown id (the message lists the known ones).
+    """
+    parameter = inspect.signature(_factory(task_id)).parameters.get("genotype_dim")
+    if parameter is None or not isinstance(parameter.default, int):
+        return None
+    return parameter.default
+
+
+def _factory(task_id: str) -> Callable[..., Task]:
     if task_id not in _FACTORIES:
         close = difflib.get_close_matches(task_id, list(_FACTORIES), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
             f"unknown QD task {task_id!r}{hint}; known: {', '.join(_FACTORIES)}"
         )
-    return _FACTORIES[task_id](**kwargs)
+    return _FACTORIES[task_id]

@@ -330,7 +330,7 @@ def test_resume_equals_the_uninterrupted_run_and_loads_the_archive(tmp_path):
 
 def test_command_line_trains_nslc_with_a_ring_archive(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["train", "novelty-search", "--task", "arm", "--genotype-dim", "4",
+    argv = ["train", "novelty-search", "--task", "arm",  # the arm's own 100 genes
             "--variant", "nslc", "--insertion", "ring", "--ring-insertions", "2",
             "--population-size", "8", "--batch-size", "8", "--num-iterations", "4",
             "--archive-capacity", "16", "--coverage-cells", "8", "--seeds", "2",
@@ -343,6 +343,8 @@ def test_command_line_trains_nslc_with_a_ring_archive(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["algorithm"] == "novelty-search"
     assert config["config"]["variant"] == "nslc"
+    # no --genotype-dim: the size the task gave is what both files record
+    assert config["config"]["genotype_dim"] == results["config"]["genotype_dim"] == 100
     bad = ["train", "novelty-search", "--variant", "nsga", "--no-progress",
            "--out", str(tmp_path / "bad")]  # fmt: skip
     assert cli.main(bad) == 2
