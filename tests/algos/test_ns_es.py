@@ -7,6 +7,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from compile_count import compilations, warm_up
 from rich.console import Console
@@ -199,3 +200,49 @@ def test_tell_steps_the_parent_towards_more_novelty():
     state, _ = jax.jit(es.tell)(jax.random.key(2), rows, score, rows[:, :1], state, hp)
     moved = np.asarray(es.updated(state)).reshape(-1)[0]
     assert moved > 1.05, moved
+
+
+def test_vmapped_population_evaluation_equals_a_loop_over_members():
+    # one generation scores its 2n perturbations in one batch (the task's
+    # batched call, novelty vmapped over rows) and starts one Adam state a
+    # member under vmap; member by member, in a Python loop, the numbers
+    # must be the same (a batch axis mixed into a row would break this)
+    arm, k, n = qd.arm(4), 2, 4
+    task = jax.jit(arm)
+    novelty_of = jax.jit(ns_es.archive_novelty, static_argnums=2)
+    es = ns_es.NoveltyES(novelty_search.empty_archive(8, 4, 2),
+                         meta_population_size=3, num_pairs=n, num_neighbours=k,
+                         genotype_bounds=arm.genotype_bounds)  # fmt: skip
+    hp = ns_es.HParams()
+    k_init, k_ask, k_score = jax.random.split(jax.random.key(3), 3)
+    members = jax.random.uniform(k_init, (3, 4))
+    fitness, descriptors, _ = task(members, k_score)
+    state = jax.jit(es.init)(k_init, members, fitness, descriptors, hp)
+    adam = optax.adam(hp.learning_rate)
+    for m in range(3):
+        alone = adam.init(members[m])
+        batched = jax.tree.map(lambda x, m=m: x[m], state.meta.opt_state)
+        jax.tree.map(np.testing.assert_array_equal, batched, alone)
+
+    rows, state = jax.jit(es.ask)(k_ask, state, hp)  # (2n, D) = (8, 4)
+    fitness, descriptors, _ = task(rows, k_score)
+    novelty = novelty_of(descriptors, state.archive, k)
+    held = np.asarray(state.archive.descriptors)[np.asarray(state.archive.is_valid)]
+    assert held.shape == (3, 2)  # the members' descriptors
+    for i, row in enumerate(rows):
+        f_i, d_i, _ = task(row[None], k_score)
+        np.testing.assert_allclose(f_i[0], fitness[i], rtol=1e-6)
+        np.testing.assert_allclose(d_i[0], descriptors[i], rtol=1e-6)
+        alone = novelty_of(d_i, state.archive, k)[0]
+        np.testing.assert_allclose(alone, novelty[i], rtol=1e-6)
+        # mean distance to the k nearest archived descriptors, in NumPy
+        dist = np.sort(np.linalg.norm(held - np.asarray(d_i[0]), axis=-1))
+        np.testing.assert_allclose(novelty[i], dist[:k].mean(), rtol=1e-5)
+
+    # the ES gradient: sum over pairs of (u_i+ - u_i-) eps_i / (2n), a loop
+    u = np.asarray(novelty) - np.mean(np.asarray(novelty))  # any per-row scores
+    noise = np.asarray(state.noise)
+    by_pair = sum((u[i] - u[n + i]) * noise[i] for i in range(n)) / (2 * n)
+    np.testing.assert_allclose(
+        ns_es.antithetic_gradient(state.noise, u[:n], u[n:]), by_pair, atol=1e-6
+    )
