@@ -186,6 +186,10 @@ def main(argv=None):
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--min-seconds", type=float, default=1.0,
+        help="each timed call repeats until this long has passed",
+    )  # fmt: skip
+    parser.add_argument(
         "--synchronized", action="store_true",
         help="start every episode at step 0 (default: step counts uniform "
         "over the episode, as in a long run)",
@@ -211,7 +215,10 @@ def main(argv=None):
                 result = {
                     "env": env_id,
                     "mode": mode,
-                    **measure(init, step, batch, args.env_steps, args.repeats),
+                    **measure(
+                        init, step, batch, args.env_steps, args.repeats,
+                        args.min_seconds,
+                    ),
                 }
                 results.append(result)
                 print(
