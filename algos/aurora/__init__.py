@@ -51,6 +51,7 @@ from jaxrl.algos.aurora.encoder import (
     normalise,
     reconstruction_errors,
     train,
+    training_rows,
 )
 from jaxrl.algos.aurora.train import (
     RunState,
@@ -71,6 +72,7 @@ __all__ = [
     "grid_qd_score", "insert", "is_training_iteration", "make_program",
     "make_run", "normalise", "observation_size", "rebuild",
     "reconstruction_errors", "resolve_config", "run_if", "size_control", "train",
+    "training_rows",
 ]  # fmt: skip
 
 

@@ -24,7 +24,12 @@ One iteration (``ask`` + ``tell``), after QDax's AURORA (PAPERS section 8):
   with the current distance threshold ``l``;
 - on the iterations of the training schedule, the autoencoder is trained on
   the members' observations (statistics refitted), every stored observation
-  is re-encoded and the container rebuilt from the new codes. The gaps
+  is re-encoded and the container rebuilt from the new codes. Every
+  training starts again from the parameters drawn at init, with a fresh
+  Adam state (QDax's example passes its initial ``model_params`` to each
+  ``aurora.train``; ``warm_start`` continues from the last training
+  instead), on ``C`` rows drawn with replacement from the members
+  (:mod:`.encoder`). The gaps
   between trainings grow linearly: with base ``b`` the trainings come after
   ``b, 3b, 6b, 10b, ...`` iterations (QDax: ``b`` = 2 scans, 2, 6, 12, 20);
 - on the size-control iterations, ``control_start + k * control_every``, the
@@ -41,6 +46,14 @@ One iteration (``ask`` + ``tell``), after QDax's AURORA (PAPERS section 8):
 autoencoder on it and rebuilds the container (QDax trains at iteration 0,
 before the loop; this training is not one of the schedule's), and sets
 ``e_prev = size - target`` (QDax's notebook initialises it so).
+
+Departures from QDax's example that remain: the autoencoder is an MLP on
+the flat observation, not an LSTM seq2seq, with its own normalisation
+(:mod:`.encoder`); the example trains twice before its loop (inside
+``aurora.init`` and again right after it, both from the initial parameters,
+the second on the container the first rebuilt), jaxrl once; the schedule
+counts iterations, not scans of 5 (the numbers are QDax's times 5, see
+:mod:`.config`).
 
 Fitness is maximised. Nothing here is jitted: the caller jits.
 """
@@ -77,6 +90,7 @@ class AuroraState:
 
     container: Container
     encoder_params: Any  # the autoencoder's parameters
+    initial_params: Any  # its parameters at init (trainings start here)
     normaliser: Normaliser  # observation statistics of the last training
     threshold: jax.Array  # () float32: l
     previous_error: jax.Array  # () float32: e of the last size control (or init's)
@@ -159,6 +173,8 @@ class Aurora:
         control_every: iterations between two size controls.
         control_start: the first size control's iteration; the control
             runs on ``control_start + k * control_every`` unless it trains.
+        warm_start: every training starts from the last one's parameters
+            (False, as QDax's example: from the parameters drawn at init).
         coverage_grid: an empty MAP-Elites grid over the task's descriptor
             box; only its cells are used (coverage and QD score), or None.
         qd_offset: subtracted from every fitness in ``qd_score``.
@@ -176,6 +192,7 @@ class Aurora:
     schedule_base: int = 10
     control_every: int = 10
     control_start: int = 5
+    warm_start: bool = False
     coverage_grid: Archive | None = None
     qd_offset: float = 0.0
 
@@ -239,6 +256,7 @@ class Aurora:
         state = AuroraState(
             container=container,
             encoder_params=encoder_params,
+            initial_params=encoder_params,
             normaliser=normaliser,
             threshold=threshold,
             previous_error=jnp.float32(0.0),
@@ -324,15 +342,17 @@ class Aurora:
         return state.replace(next_training=next_training, training_gap=gap)
 
     def _fit(self, key, state: AuroraState, params) -> AuroraState:
-        """Train the autoencoder on the members, re-encode every stored
+        """Train the autoencoder on the members (from the initial parameters,
+        or the last training's with ``warm_start``), re-encode every stored
         observation, rebuild the container."""
         container = state.container
         epochs = jnp.where(
             state.iteration <= self.late_after, self.num_epochs, self.num_epochs_late
         )
+        start = state.encoder_params if self.warm_start else state.initial_params
         trained = train(
-            key, self.model, state.encoder_params, container.observations,
-            container.is_valid, epochs, params.learning_rate, self.train_batch_size,
+            key, self.model, start, container.observations, container.is_valid,
+            epochs, params.learning_rate, self.train_batch_size,
         )  # fmt: skip
         latent = encode(
             self.model, trained.params, trained.normaliser, container.observations

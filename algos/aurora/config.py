@@ -43,6 +43,7 @@ class Config:
     schedule_base: int = 10  # first training; gaps grow by it (QDax: 2 scans of 5)
     control_every: int = 10  # size control period (QDax: every other scan of 5)
     control_start: int = 5  # first size control (QDax: after the first scan of 5)
+    warm_start: bool = False  # train on from the last training (QDax: from init's)
     emitter: str = "iso_line"  # a MAP-Elites emitter, or a mix "iso_line:1,sbx:1"
     coverage_cells: int = 100  # task's coverage grid: cells per descriptor axis
     descriptor_low: float | str = TASK  # coverage box: number for every axis, or "task"

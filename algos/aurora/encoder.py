@@ -20,16 +20,26 @@ one std, the root of the mean per-feature variance (a jaxrl choice: it keeps
 the trajectory's geometry, and features that hardly vary, such as the first
 steps of a path, stay small instead of being blown up).
 
-Training (:func:`train`): Adam (its state fresh at every training, as QDax
-starts a new train state each time), ``num_epochs`` epochs, each a
-``lax.scan`` over ``ceil(C / train_batch_size)`` minibatches of the archive's
-slots in a random order with the members first; minibatch rows past the
-members carry no weight, and a minibatch without members changes nothing.
-The number of epochs is traced, so the epochs run in a ``fori_loop`` (a
-``while_loop`` under the hood).
+Training (:func:`train`), as QDax's ``lstm_ae_train``: Adam with its state
+fresh at every training (QDax starts a new train state each time); once per
+training, ``max(C, train_batch_size)`` rows are drawn uniformly **with
+replacement** from the members (QDax draws ``max_size`` = ``C`` rows, the
+container's capacity, however many members there are); every epoch shuffles
+that draw and runs a ``lax.scan`` over its first ``rows // train_batch_size``
+minibatches (QDax: ``max_size // batch_size`` steps an epoch, the rest of the
+shuffled draw unused). With no member nothing changes. Where the training
+starts from is the caller's choice (AURORA: the initial parameters, see
+:mod:`.aurora`). The number of epochs is traced, so the epochs run in a
+``fori_loop`` (a ``while_loop`` under the hood).
+
+Not taken from QDax: its ``lstm_ae_train`` indexes the drawn rows a second
+time after normalising (``training_dataset.at[valid_indexes]``), which
+re-samples the draw by its own slot numbers; jaxrl uses the draw once, as
+the code's comments describe it. QDax also reuses one key for every
+minibatch of an epoch (folded with the step count); jaxrl has no dropout or
+other randomness in a minibatch.
 """
 
-import math
 from typing import Any
 
 import flax.linen as nn
@@ -122,9 +132,8 @@ def reconstruction_errors(model: AutoEncoder, params, x: jax.Array) -> jax.Array
     return jnp.mean((reconstruction - x) ** 2, axis=-1)
 
 
-def _weighted_loss(params, model, x, weights):
-    errors = reconstruction_errors(model, params, x)
-    return jnp.sum(weights * errors) / jnp.maximum(jnp.sum(weights), 1.0)
+def _mean_loss(params, model, x):
+    return jnp.mean(reconstruction_errors(model, params, x))
 
 
 class Trained(struct.PyTreeNode):
@@ -132,7 +141,23 @@ class Trained(struct.PyTreeNode):
 
     params: Any  # the autoencoder's parameters
     normaliser: Normaliser  # the statistics it was trained with
-    loss: jax.Array  # () float32: mean member loss over the last epoch (0: none)
+    loss: jax.Array  # () float32: mean minibatch loss of the last epoch (0: none)
+
+
+def training_rows(key: jax.Array, is_member: jax.Array, num_rows: int) -> jax.Array:
+    """``(num_rows,) int32`` slots drawn uniformly with replacement from the
+    members (QDax's draw of a training set); all slot 0 when there is no
+    member (:func:`train` then changes nothing).
+
+    Args:
+        key: the draw's key.
+        is_member: ``(C,)`` bool, the slots holding a member.
+        num_rows: rows to draw (static).
+    """
+    members_first = jnp.argsort(~is_member, stable=True).astype(jnp.int32)
+    count = jnp.sum(is_member, dtype=jnp.int32)
+    picks = jax.random.randint(key, (num_rows,), 0, jnp.maximum(count, 1))
+    return jnp.where(count > 0, members_first[picks], 0)
 
 
 def train(
@@ -145,11 +170,12 @@ def train(
     learning_rate,
     batch_size: int,
 ) -> Trained:
-    """Fit the normaliser to the members, then train the autoencoder on them.
+    """Fit the normaliser to the members, then train the autoencoder on rows
+    drawn from them with replacement (see the module doc).
 
     Args:
-        key: shuffles the slots every epoch.
-        model, params: the autoencoder and its current parameters.
+        key: draws the rows, and shuffles them every epoch.
+        model, params: the autoencoder and the parameters to start from.
         observations: ``(C, O)`` raw observations of the archive's slots.
         is_member: ``(C,)`` bool, the slots holding a member.
         num_epochs: () int, traced is fine (0: the parameters stay).
@@ -157,43 +183,37 @@ def train(
         batch_size: rows per minibatch (static).
 
     Returns:
-        :class:`Trained`.
+        :class:`Trained`; its loss is the mean minibatch loss of the last
+        epoch (0 without members or epochs).
     """
-    capacity = observations.shape[0]
-    num_batches = math.ceil(capacity / batch_size)
+    k_draw, k_shuffle = jax.random.split(key)
+    num_rows = max(observations.shape[0], batch_size)
+    num_batches = num_rows // batch_size
     normaliser = fit_normaliser(observations, is_member)
     x_all = jnp.where(is_member[:, None], normalise(normaliser, observations), 0.0)
-    num_members = jnp.sum(is_member, dtype=jnp.int32)
+    drawn = training_rows(k_draw, is_member, num_rows)
+    has_members = jnp.any(is_member)
     optimiser = optax.adam(learning_rate)
-    grad = jax.value_and_grad(_weighted_loss)
+    grad = jax.value_and_grad(_mean_loss)
 
-    def minibatch(carry, rows):
+    def minibatch(carry, slots):
         params, opt_state = carry
-        slots, positions = rows
-        weights = (positions < num_members).astype(jnp.float32)
-        loss, grads = grad(params, model, x_all[slots], weights)
+        loss, grads = grad(params, model, x_all[slots])
         updates, new_opt_state = optimiser.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        has_rows = jnp.sum(weights) > 0
-        keep = lambda new, old: jnp.where(has_rows, new, old)  # noqa: E731
+        keep = lambda new, old: jnp.where(has_members, new, old)  # noqa: E731
         params = jax.tree.map(keep, new_params, params)
         opt_state = jax.tree.map(keep, new_opt_state, opt_state)
-        return (params, opt_state), (loss * jnp.sum(weights), jnp.sum(weights))
+        return (params, opt_state), loss
 
     def epoch(i, carry):
         params, opt_state, _ = carry
-        noise = jax.random.uniform(jax.random.fold_in(key, i), (capacity,))
-        order = jnp.argsort(jnp.where(is_member, noise, 2.0))  # members first
-        positions = jnp.arange(num_batches * batch_size, dtype=jnp.int32)
-        slots = order[positions % capacity]  # wrap: the padding is never weighted
-        rows = (
-            slots.reshape(num_batches, batch_size),
-            positions.reshape(num_batches, batch_size),
+        order = jax.random.permutation(jax.random.fold_in(k_shuffle, i), drawn)
+        slots = order[: num_batches * batch_size].reshape(num_batches, batch_size)
+        (params, opt_state), losses = jax.lax.scan(
+            minibatch, (params, opt_state), slots
         )
-        (params, opt_state), (total, count) = jax.lax.scan(
-            minibatch, (params, opt_state), rows
-        )
-        return params, opt_state, jnp.sum(total) / jnp.maximum(jnp.sum(count), 1.0)
+        return params, opt_state, jnp.where(has_members, jnp.mean(losses), 0.0)
 
     start = (params, optimiser.init(params), jnp.float32(0.0))
     params, _, loss = jax.lax.fori_loop(0, num_epochs, epoch, start)

@@ -124,6 +124,7 @@ def build_algorithm(config: Config, task, obs_size: int) -> Aurora:
         schedule_base=config.schedule_base,
         control_every=config.control_every,
         control_start=config.control_start,
+        warm_start=config.warm_start,
         coverage_grid=grid_archive(1, (config.coverage_cells,) * len(low), low, high),
         qd_offset=float(qd_offset),
     )

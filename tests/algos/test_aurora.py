@@ -179,6 +179,61 @@ def test_training_schedule_gaps_grow_linearly():
 
 
 # --------------------------------------------------------------------------
+# the autoencoder's training, as QDax's example
+
+
+def test_training_rows_are_members_drawn_with_replacement():
+    draw = jax.jit(aurora.training_rows, static_argnums=2)
+    is_member = jnp.array([False, True, False, True, True, False])
+    rows = np.asarray(draw(jax.random.key(0), is_member, 3000))
+    counts = np.bincount(rows, minlength=6)
+    assert counts[[0, 2, 5]].sum() == 0  # never an empty slot
+    # uniform over the 3 members: 1000 each, std ~26
+    assert (np.abs(counts[[1, 3, 4]] - 1000) < 130).all(), counts
+    # with replacement: 6 rows from 3 members repeat some
+    assert len(set(np.asarray(draw(jax.random.key(1), is_member, 6)))) <= 3
+    np.testing.assert_array_equal(draw(jax.random.key(0), is_member & False, 4), 0)
+
+
+def test_training_starts_from_the_initial_parameters():
+    # QDax's example hands its initial model_params to every training: the
+    # trained encoder must not depend on the current one (warm_start: it
+    # does); a container without members trains nothing
+    model = aurora.AutoEncoder(1, 1, 4, 0)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 1)))
+    zero = jnp.int32(0)
+    state = aurora.AuroraState(
+        container=_container([0.1, 0.5, 0.9, 0.3], [0.0] * 4), encoder_params=params,
+        initial_params=params, normaliser=aurora.Normaliser(jnp.zeros(1), 1.0),
+        threshold=jnp.float32(0.01), previous_error=jnp.float32(0), iteration=zero,
+        next_training=zero, training_gap=zero, num_trainings=zero,
+        training_loss=jnp.float32(0), best_fitness=jnp.float32(0),
+        best_genotype=jnp.zeros(1), is_reached=jnp.zeros(0, bool), emitter_state=(),
+    )  # fmt: skip
+    moved = state.replace(encoder_params=jax.tree.map(lambda x: x + 1.0, params))
+    empty = moved.replace(container=_container([], []))
+    batch = jax.tree.map(lambda *x: jnp.stack(x), state, moved, empty)
+    hp = aurora.HParams(learning_rate=1e-2)
+    fitted = {}
+    for warm in (False, True):
+        algorithm = aurora.Aurora(
+            container=state.container, model=model, emitter=None, batch_size=4,
+            train_batch_size=4, num_epochs=2, warm_start=warm,
+        )  # fmt: skip
+        fit = jax.jit(jax.vmap(algorithm._fit, in_axes=(None, 0, None)))
+        out = fit(jax.random.key(1), batch, hp)
+        fitted[warm] = jax.tree.map(lambda x: np.asarray(x[0] != x[1]),
+                                    out.encoder_params)  # fmt: skip
+        # no member: the parameters it started from, and a loss of 0
+        start = moved.encoder_params if warm else params
+        jax.tree.map(lambda x, y: np.testing.assert_array_equal(x[2], y),
+                     out.encoder_params, start)  # fmt: skip
+        assert float(out.training_loss[2]) == 0.0 < float(out.training_loss[0])
+    assert not any(np.any(leaf) for leaf in jax.tree.leaves(fitted[False]))
+    assert all(np.all(leaf) for leaf in jax.tree.leaves(fitted[True]))
+
+
+# --------------------------------------------------------------------------
 # observations and checks
 
 
