@@ -27,6 +27,12 @@ class Config:
     (the hard maze's 67 genes, 5 hidden units). Fields marked "jaxrl choice"
     have no value in the paper: they are capacities that fixed shapes need,
     or the number of emitters run side by side (SERENE runs one at a time).
+    ``num_running`` 1 runs one promoted emitter at a time, chosen by SERENE's
+    rule (a random pick from the first Pareto front of ancestor novelty
+    against the reward archive and improvement; the highest improvement
+    while the reward archive is empty) at the start of every exploitation
+    chunk and whenever the chosen one stops; the other promoted emitters
+    keep their slots and wait. 0 (the default) runs every promoted emitter.
 
     ``reward`` says what counts as the sparse reward: ``"fitness"`` (the
     task's fitness; > 0 means found), ``"solved"`` (the fitness where the
@@ -44,6 +50,7 @@ class Config:
     archive_insertions: int = 5  # random offspring archived a generation (SERENE)
     num_neighbours: int = 15  # k of novelty (SERENE)
     num_emitters: int = 16  # emitter slots run side by side (jaxrl choice)
+    num_running: int = 0  # emitters run at once, chosen as SERENE; 0: all (jaxrl)
     emitter_population: int = 6  # emitter population; 2 offspring each (SERENE)
     bootstrap_generations: int = 6  # candidate's generations before promotion
     improvement_window: int = 3  # reward lists averaged for the improvement
@@ -74,6 +81,11 @@ class Config:
             value = getattr(self, name)
             if value < 1:
                 raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
+        if not 0 <= self.num_running <= self.num_emitters:
+            raise ValueError(
+                f"Config.num_running must be in [0, num_emitters "
+                f"({self.num_emitters})], got {self.num_running!r}"
+            )
         for name in ("stagnation_base", "max_emitter_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(

@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.algos.novelty_search.novelty_search import non_dominated_rank
+
 FREE, BOOTSTRAP, RUNNING = 0, 1, 2  # slot modes
 
 
@@ -178,6 +180,44 @@ def start_slots(slots: EmitterSlots, queue: CandidateQueue, priority, allowed):
     gone = jnp.where(take, chosen, capacity)
     queue = queue.replace(is_valid=queue.is_valid.at[gone].set(False, mode="drop"))
     return slots, queue
+
+
+def choose_running(key, is_chosen, is_running, novelty, gain, use_front, num: int):
+    """SERENE's choice of the emitter to run (Paolo et al. 2021,
+    ``choose_emitter``), made until ``num`` running emitters are chosen.
+
+    Each pick takes, among the running emitters not chosen yet, the first
+    Pareto front of (``novelty``, ``gain``), both maximised, and draws one
+    of it uniformly; without a reward archive (``use_front`` False) it takes
+    the highest ``gain`` (the first of equals).
+
+    Args:
+        key: the draws' key.
+        is_chosen: ``(S,) bool``, emitters already chosen (they stay).
+        is_running: ``(S,) bool``, the slots holding a promoted emitter.
+        novelty: ``(S,)``, each ancestor's novelty against the reward archive.
+        gain: ``(S,)``, each emitter's improvement.
+        use_front: ``() bool``, the reward archive holds a member.
+        num: emitters to have chosen (static); fewer when fewer run.
+
+    Returns:
+        ``(S,) bool``: the chosen emitters.
+    """
+    is_chosen = is_chosen & is_running
+
+    def pick(i, chosen):
+        eligible = is_running & ~chosen
+        objectives = jnp.stack([novelty, gain], axis=-1)
+        objectives = jnp.where(eligible[:, None], objectives, -jnp.inf)
+        front = eligible & (non_dominated_rank(objectives) == 0)
+        draw = jax.random.uniform(jax.random.fold_in(key, i), front.shape)
+        by_front = jnp.argmax(jnp.where(front, draw, -1.0))
+        by_gain = jnp.argmax(jnp.where(eligible, gain, -jnp.inf))
+        slot = jnp.where(use_front, by_front, by_gain)
+        more = (jnp.sum(chosen) < num) & jnp.any(eligible)
+        return chosen.at[slot].set(chosen[slot] | more)
+
+    return jax.lax.fori_loop(0, num, pick, is_chosen)
 
 
 def offspring(key, slots: EmitterSlots, genotype_bounds) -> jax.Array:

@@ -50,7 +50,12 @@ Fixed-shape choices (where SERENE's Python differs; see the README):
   reward archive, improvement). Here every promoted emitter keeps its slot
   until it stops, candidates wait in a queue of ``candidate_capacity``
   (dropped, and counted, when it is full), and a bootstrap runs alongside
-  the emitters instead of before them.
+  the emitters instead of before them. With ``num_running`` > 0 only that
+  many promoted emitters run, chosen by SERENE's rule at each exploitation
+  chunk's start and when a chosen one stops (the others wait in their
+  slots); a chosen emitter still evaluates ``2M`` rows a generation, the
+  rest of the batch going to novelty search, where SERENE gives the whole
+  chunk to it.
 - Rows of an exploitation generation that no slot uses are novelty-search
   offspring, so every evaluation serves one side; ``emitter_share`` reports
   the split.
@@ -119,6 +124,7 @@ class SereneState:
     phase: jax.Array  # () int32: NS_PHASE or EMITTER_PHASE
     chunk_left: jax.Array  # () int32: generations left in the current chunk
     owner: jax.Array  # (B,) int32: slot that owns each row of the batch; -1: NS
+    is_chosen: jax.Array  # (S,) bool: emitters chosen to run (num_running > 0)
     max_reward: jax.Array  # () float32: best reward evaluated so far
     best_genotype: jax.Array  # (D,) float32: its genotype
     num_emitters: jax.Array  # () int32: candidates promoted to emitters so far
@@ -250,6 +256,7 @@ class Serene:
             phase=jnp.int32(NS_PHASE),
             chunk_left=jnp.int32(c.chunk_generations),
             owner=jnp.full((c.batch_size,), -1, jnp.int32),
+            is_chosen=jnp.zeros((c.num_emitters,), bool),
             max_reward=reward[best],
             best_genotype=genotypes[best],
             num_emitters=jnp.int32(0),
@@ -277,7 +284,8 @@ class Serene:
             state.queue.descriptors, state.reward_archive, c.num_neighbours
         )
         slots, queue = em.start_slots(state.slots, state.queue, priority, allowed)
-        busy = slots.mode != em.FREE
+        is_chosen = self._choose(key, state, slots, over, exploit)
+        busy = (slots.mode == em.BOOTSTRAP) | is_chosen
         # nothing to run: the exploitation chunk is skipped, exploration starts
         skip = exploit & ~jnp.any(busy)
         phase = jnp.where(skip, NS_PHASE, phase)
@@ -299,8 +307,33 @@ class Serene:
         state = state.replace(
             slots=slots, queue=queue, phase=phase.astype(jnp.int32),
             chunk_left=(chunk_left - 1).astype(jnp.int32), owner=owner,
+            is_chosen=is_chosen,
         )  # fmt: skip
         return genotypes, state
+
+    def _choose(self, key, state: SereneState, slots, new_chunk, exploit):
+        """``(S,) bool``: the promoted emitters that run this generation.
+
+        Every one with ``num_running`` 0; else SERENE's choice
+        (:func:`em.choose_running`), made afresh at each chunk's start and
+        topped up when a chosen emitter has stopped. WARN: the choice is
+        made on every call (shapes are fixed); it changes nothing while the
+        chosen emitters still run.
+        """
+        c = self.config
+        running = slots.mode == em.RUNNING
+        if not c.num_running:
+            return running
+        kept = state.is_chosen & ~new_chunk
+        novelty_scores = _novelty_against(
+            slots.ancestor_descriptor, state.reward_archive, c.num_neighbours
+        )
+        gain = em.improvement(slots, c.improvement_window, slots.initial_mean)
+        chosen = em.choose_running(
+            jax.random.fold_in(key, 2), kept, running, novelty_scores, gain,
+            state.reward_archive.size > 0, c.num_running,
+        )  # fmt: skip
+        return chosen & exploit
 
     def _ns_offspring(self, key, population: Population, params, is_ns) -> jax.Array:
         """``(B, D)`` Gaussian offspring: the rows novelty search owns

@@ -228,6 +228,45 @@ def test_novelty_search_rows_take_the_most_novel_parents_first():
     np.testing.assert_array_equal(rows[4:, 0] * 8, [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3])
 
 
+def test_the_emitter_to_run_is_drawn_from_the_pareto_front():
+    # SERENE's choose_emitter: among running emitters, the first front of
+    # (ancestor novelty, improvement), one drawn uniformly; the highest
+    # improvement while the reward archive is empty
+    choose = jax.jit(
+        jax.vmap(em.choose_running, in_axes=(0, None, None, None, None, None, None)),
+        static_argnums=6,
+    )
+    keys = jax.random.split(jax.random.key(0), 300)
+    none = jnp.zeros(4, bool)
+    running = jnp.array([True, True, True, False])
+    # slots 0-2 trade novelty for improvement: all on the front; slot 3
+    # dominates them but is not running
+    novelty, gain = jnp.array([1.0, 2.0, 3.0, 9.0]), jnp.array([3.0, 2.0, 1.0, 9.0])
+    picks = np.asarray(choose(keys, none, running, novelty, gain, True, 1))
+    assert (picks.sum(axis=1) == 1).all() and not picks[:, 3].any()
+    assert (np.abs(picks[:, :3].sum(axis=0) - 100) < 35).all(), picks.sum(axis=0)
+    # slot 2 dominates 0 and 1 (3 > 1, 2 and 4 > 3, 2): always slot 2
+    gain = jnp.array([3.0, 2.0, 4.0, 9.0])
+    picks = np.asarray(choose(keys, none, running, novelty, gain, True, 1))
+    assert picks[:, 2].all() and picks.sum() == 300
+    # no reward archive: the highest improvement among the running ones
+    picks = np.asarray(choose(keys[:2], none, running, novelty, gain, False, 1))
+    np.testing.assert_array_equal(picks, [[False, False, True, False]] * 2)
+    # a chosen emitter stays while it runs; one that stopped is replaced
+    kept = jnp.array([True, False, False, False])
+    picks = np.asarray(choose(keys[:2], kept, running, novelty, gain, True, 1))
+    np.testing.assert_array_equal(picks, [[True, False, False, False]] * 2)
+    stopped = running & jnp.array([False, True, True, True])
+    picks = np.asarray(choose(keys[:2], kept, stopped, novelty, gain, True, 1))
+    np.testing.assert_array_equal(picks, [[False, False, True, False]] * 2)
+    # two to run: the front's pick, then the next front's among the rest
+    picks = np.asarray(choose(keys[:2], none, running, novelty, gain, True, 2))
+    assert (picks.sum(axis=1) == 2).all() and picks[:, 2].all()
+    # nothing running: nothing chosen
+    picks = np.asarray(choose(keys[:2], none, none, novelty, gain, True, 1))
+    assert not picks.any()
+
+
 def test_config_checks_and_the_reward_choice():
     with pytest.raises(ValueError, match="Config.reward must be"):
         serene.Config(reward="return")
@@ -239,6 +278,8 @@ def test_config_checks_and_the_reward_choice():
         serene.Config(num_neighbours=0)
     with pytest.raises(ValueError, match="Config.improvement_window"):
         serene.Config(improvement_window=7)
+    with pytest.raises(ValueError, match=r"Config.num_running must be in \[0, "):
+        serene.Config(num_running=17)  # above num_emitters (16)
     with pytest.raises(ValueError, match="Config.feedback_capacity"):
         serene.Config(feedback_capacity=5)  # below emitter_population (6)
     with pytest.raises(ValueError, match="stagnation window"):
@@ -376,3 +417,27 @@ def test_a_sparse_run_then_its_resume(tmp_path):
         np.testing.assert_array_equal(resumed.history[name], result.history[name])
     jax.tree.map(np.testing.assert_array_equal, resumed.state.serene.reward_archive,
                  result.state.serene.reward_archive)  # fmt: skip
+
+
+# a second compiled run (about as long as the one above): --exhaustive
+@pytest.mark.exhaustive
+def test_one_emitter_at_a_time():
+    # num_running 1: at most one promoted emitter evaluates a generation (it
+    # owns rows; other promoted ones wait), and the run still finds reward
+    program = _program(dataclasses.replace(TINY, num_running=1))
+    state = jax.jit(program.init)(jax.random.key(0), HP)
+    step = jax.jit(program.step)
+    chosen_once, waited = False, False
+    for _ in range(TINY.num_iterations):
+        mode_before = np.asarray(state.serene.slots.mode)
+        state, metrics = step(state, HP)
+        inner = state.serene
+        chosen = np.asarray(inner.is_chosen)
+        owners = set(np.asarray(inner.owner)[np.asarray(inner.owner) >= 0].tolist())
+        assert chosen.sum() <= 1
+        running_owners = {s for s in owners if mode_before[s] == em.RUNNING}
+        assert running_owners == set(np.flatnonzero(chosen).tolist())
+        chosen_once |= bool(chosen.any())
+        waited |= bool(chosen.any() and (mode_before == em.RUNNING).sum() > 1)
+    assert chosen_once and waited  # promoted emitters waited for their turn
+    assert float(metrics.max_reward) > 0.5
