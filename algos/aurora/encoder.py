@@ -37,7 +37,11 @@ time after normalising (``training_dataset.at[valid_indexes]``), which
 re-samples the draw by its own slot numbers; jaxrl uses the draw once, as
 the code's comments describe it. QDax also reuses one key for every
 minibatch of an epoch (folded with the step count); jaxrl has no dropout or
-other randomness in a minibatch.
+other randomness in a minibatch. (QDax's AURORA notebook hands
+``max_observation_size``, 25, to ``aurora.init`` as the container's
+``max_size``, fewer rows than one minibatch of 128; its test uses
+``max_size`` 50 and minibatches of 12. jaxrl's capacity is
+``archive_capacity``.)
 """
 
 from typing import Any
