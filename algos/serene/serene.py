@@ -124,7 +124,7 @@ class SereneState:
     phase: jax.Array  # () int32: NS_PHASE or EMITTER_PHASE
     chunk_left: jax.Array  # () int32: generations left in the current chunk
     owner: jax.Array  # (B,) int32: slot that owns each row of the batch; -1: NS
-    is_chosen: jax.Array  # (S,) bool: emitters chosen to run (num_running > 0)
+    is_chosen: jax.Array  # (S,) bool: emitters that may run (num_running 0: all)
     max_reward: jax.Array  # () float32: best reward evaluated so far
     best_genotype: jax.Array  # (D,) float32: its genotype
     num_emitters: jax.Array  # () int32: candidates promoted to emitters so far
