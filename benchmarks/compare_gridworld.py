@@ -8,8 +8,10 @@ a compiled ``lax.scan`` of the batched step). Farama MiniGrid runs one
 environment in a plain Python loop, also in its own subprocess.
 
 Tasks (jaxrl ids; a library without the task shows "—"): Empty-8x8,
-DoorKey-8x8, FourRooms (all peers), KeyCorridorS3R3 and Dynamic-Obstacles-8x8
-(NAVIX and Farama; not XLand-MiniGrid), MultiRoom-N6 (Farama only).
+DoorKey-8x8, FourRooms (all peers), KeyCorridorS3R3, Dynamic-Obstacles-8x8,
+LavaGapS7, SimpleCrossingS9N1, DistShift1 and GoToDoor-8x8 (NAVIX and Farama;
+not XLand-MiniGrid: with the first five, every NAVIX task family), MultiRoom-N6
+(Farama only).
 
 Settings (semantics differ; the table labels them):
 
@@ -71,6 +73,10 @@ TASKS = (
     "KeyCorridorS3R3",
     "MultiRoom-N6",
     "Dynamic-Obstacles-8x8",
+    "LavaGapS7",
+    "SimpleCrossingS9N1",
+    "DistShift1",
+    "GoToDoor-8x8",
 )
 # Farama MiniGrid 3.2.0 (max_steps, number of actions), as read from
 # gymnasium.make(f"MiniGrid-{task}-v0").unwrapped; jaxrl's params agree.
@@ -81,6 +87,10 @@ FARAMA = {
     "KeyCorridorS3R3": (270, 7),
     "MultiRoom-N6": (120, 7),
     "Dynamic-Obstacles-8x8": (256, 3),
+    "LavaGapS7": (196, 7),
+    "SimpleCrossingS9N1": (324, 7),
+    "DistShift1": (252, 7),
+    "GoToDoor-8x8": (256, 7),
 }
 # jaxrl id -> peer id, only where the peer has the task.
 PEER_IDS = {
@@ -95,6 +105,10 @@ PEER_IDS = {
             "FourRooms",
             "KeyCorridorS3R3",
             "Dynamic-Obstacles-8x8",
+            "LavaGapS7",
+            "SimpleCrossingS9N1",
+            "DistShift1",
+            "GoToDoor-8x8",
         )
     },
 }
