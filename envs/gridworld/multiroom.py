@@ -91,19 +91,27 @@ class MultiRoom(MiniGridEnv):
         of ``N = max_rooms`` rooms, taken in order from rounds of tries, all
         of a round's random words drawn in one call."""
         n = self.max_rooms
-        tries = self._pool_size(count)
+        num_firsts, tries = self._pool_sizes(count)
 
         def short(carry):
             return carry[1] < count
 
         def draw(carry):
             round_index, found, chains = carry
-            words = jax.random.bits(
-                jax.random.fold_in(key, round_index),
-                (tries, self._chain_words), jnp.uint32,
-            )  # fmt: skip
-            length, *drawn = self._attempts(words, n)
-            ok = length == n
+            key_first, key_rest = jax.random.split(jax.random.fold_in(key, round_index))
+            # A third of first rooms leave the grid, ending their chain: the
+            # tries start from first rooms that fit (uniform among those),
+            # tries left without one (rarely) count as failed.
+            firsts = jax.random.bits(key_first, (num_firsts, 4), jnp.uint32)
+            fits = self._fits(*self._first_room(firsts))
+            place = jnp.where(fits, jnp.cumsum(fits, dtype=jnp.int32) - 1, tries)
+            firsts = (
+                jnp.zeros((tries, 4), jnp.uint32).at[place].set(firsts, mode="drop")
+            )
+            rest = jax.random.bits(key_rest, (tries, self._chain_words - 4), jnp.uint32)
+            length, *drawn = self._attempts(jnp.concatenate([firsts, rest], 1), n)
+            have_first = jnp.arange(tries) < jnp.sum(fits, dtype=jnp.int32)
+            ok = (length == n) & have_first
             slot = jnp.where(ok, found + jnp.cumsum(ok, dtype=jnp.int32) - 1, count)
             chains = tuple(
                 c.at[slot].set(d, mode="drop")
@@ -116,20 +124,33 @@ class MultiRoom(MiniGridEnv):
         init = (jnp.int32(0), jnp.int32(0), (empty, empty, empty))
         return jax.lax.while_loop(short, draw, init)[2]
 
-    def _pool_size(self, count: int) -> int:
-        """Chain tries per round for ``count`` chains of ``max_rooms`` rooms.
+    def _pool_sizes(self, count: int) -> tuple[int, int]:
+        """First rooms drawn and chain tries per round for ``count`` chains
+        of ``max_rooms`` rooms.
 
-        Where the share ``p`` of tries that are long enough was measured
-        (``_ACCEPT_SHARE``): the mean need ``count / p`` and three standard
-        deviations, so a round falls short about once in 700 (it then draws
-        another round of the same size); elsewhere ``max(2, max_rooms)`` tries
-        a chain, as before the table.
+        Each is the mean need and three standard deviations (a round falls
+        short about once in 700 and then draws another of the same sizes):
+        tries for ``count`` chains at the share of chains with a fitting
+        first room that reach ``max_rooms`` rooms (``_ACCEPT_SHARE`` over the
+        exact share of first rooms that fit; ``1 / max(2, max_rooms)`` of
+        all chains where not measured), first rooms for that many tries at
+        the share that fit.
         """
-        share = _ACCEPT_SHARE.get((self.max_rooms, self.max_room_size, self.width))
-        if share is None:
-            return max(2, self.max_rooms) * count
-        spread = 3 * math.sqrt(count * (1 - share)) / share
-        return math.ceil(count / share + spread)
+        grid, sizes = self.width - 2, range(_MIN_SIZE, self.max_room_size + 1)
+        fit_x = sum(min(grid, self.width - s + 1) for s in sizes) / grid / len(sizes)
+        fit_y = sum(min(grid, self.height - s) for s in sizes) / grid / len(sizes)
+        fit = fit_x * fit_y
+        share = _ACCEPT_SHARE.get(
+            (self.max_rooms, self.max_room_size, self.width), 1 / max(2, self.max_rooms)
+        )
+
+        def enough(need: int, share: float) -> int:
+            share = min(1.0, share)
+            spread = 3 * math.sqrt(need * (1 - share)) / share
+            return math.ceil(need / share + spread)
+
+        tries = enough(count, share / fit)
+        return enough(tries, fit), tries
 
     @property
     def _chain_words(self) -> int:
@@ -168,8 +189,7 @@ class MultiRoom(MiniGridEnv):
         the rooms are a loop, not unrolled (compiled once).
         """
         n, count = self.max_rooms, words.shape[0]
-        top_x, top_y = (L.below(words[:, i], self.width - 2) for i in (0, 1))
-        size_x, size_y = self._sizes(words[:, 2]), self._sizes(words[:, 3])
+        top_x, top_y, size_x, size_y = self._first_room(words)
         first = jnp.zeros((n, count), jnp.int32).at[0]
         rooms = tuple(first.set(v) for v in (top_x, top_y, size_x, size_y))
         doors = tuple(first.set(v) for v in (top_x, top_y))
@@ -272,6 +292,13 @@ class MultiRoom(MiniGridEnv):
             )  # fmt: skip
             ok = ok & (apart | (r >= index - 1))
         return ok, (top_x, top_y, size_x, size_y), (door_x, door_y), wall
+
+    def _first_room(self, words):
+        """Top x, y and size x, y of first rooms ``(T,)`` from their words
+        ``(T, >= 4)``: a uniform corner in ``[0, width - 2)**2``, uniform
+        sizes."""
+        top_x, top_y = (L.below(words[:, i], self.width - 2) for i in (0, 1))
+        return top_x, top_y, self._sizes(words[:, 2]), self._sizes(words[:, 3])
 
     def _fits(self, top_x, top_y, size_x, size_y) -> jax.Array:
         """Farama's bounds test (``>=`` on the bottom edge, as Farama)."""
