@@ -348,19 +348,30 @@ class MultiRoom(MiniGridEnv):
         ).astype(jnp.uint8)
         rows = jnp.where(has_door, doors[1:, 0], n)  # out of range: dropped
         grid = grid.at[rows, doors[1:, 1]].set(cells, mode="drop")
-        last = num_rooms - 1
-
-        def room(index):
-            x0, y0 = tops[index, 0], tops[index, 1]
-            return (
-                (xs >= x0) & (xs < x0 + sizes[index, 0])
-                & (ys >= y0) & (ys < y0 + sizes[index, 1])
-            )  # fmt: skip
-
+        # Every room's inside is free (rooms meet only along the walls
+        # their doors are in): the agent on a uniform inside cell of the
+        # first room, the goal on one of the last (not the agent's), ranked
+        # column by column as L.sample_cell ranks free cells.
         w = words[self.max_rooms :]
-        agent_pos = L.sample_cell(w[0], L.free_cells(grid, room(0)))
-        goal_region = room(last) & L.not_at(agent_pos, n, n)
-        goal = L.sample_cell(w[1], L.free_cells(grid, goal_region))
+        agent_pos = _inside_cell(w[0], tops[0], sizes[0])
+        last = num_rooms - 1
+        goal = _inside_cell(w[1], tops[last], sizes[last], avoid=agent_pos)
         grid = L.put(grid, goal, C.GOAL_CELL)
         mission = M.fixed("traverse the rooms to get to the goal")
         return Level(grid, agent_pos, L.random_direction(w[2]), mission)
+
+
+def _inside_cell(word, top, size, avoid=None) -> jax.Array:
+    """``(2,)`` int32: the inside cell of the room at ``top`` of ``size``
+    (``(2,)`` each) of uniform rank (column by column) among its inside
+    cells, but for ``avoid`` ``(2,)`` where it is one of them."""
+    height = size[1] - 2
+    inside = (size[0] - 2) * height
+    skip = jnp.int32(inside)  # past every rank: nothing to skip
+    if avoid is not None:
+        rel = avoid - top - 1
+        within = jnp.all((rel >= 0) & (rel < size - 2))
+        skip = jnp.where(within, rel[0] * height + rel[1], skip)
+    rank = L.below(word, inside - (skip < inside).astype(jnp.int32))
+    rank = rank + (rank >= skip).astype(jnp.int32)
+    return top + 1 + jnp.stack([rank // height, rank % height])
