@@ -2,8 +2,10 @@
 
 :func:`policy_task` turns an environment into a :class:`~jaxrl.envs.qd.Task`:
 a genotype is the flat weight vector of a small fixed-topology MLP policy,
-scored by one deterministic episode of ``episode_steps`` steps in
-``lax.scan``. The fitness is the episode's return (rewards after the step
+scored by one deterministic episode of ``episode_steps`` steps through
+the engine's shared rollout (:func:`jaxrl.rollout.rollout` on a
+:class:`jaxrl.rollout.FixedStart` batch: one start, the same step key for
+every genotype, no reset). The fitness is the episode's return (rewards after the step
 that ends the episode are masked out); the descriptor is a reduction over
 the episode of a small per-step quantity read from each state reached (the
 robot's position, which feet touch the ground). This is the scheme of QDax's
@@ -33,6 +35,7 @@ import jax.numpy as jnp
 from gymnax.environments import environment, spaces
 
 from jaxrl.envs.qd.base import Task
+from jaxrl.rollout import FixedStart, rollout
 
 # each extras["observation"] keeps every 10th step's state descriptor, as
 # AURORA's example subsamples its trajectories (see the hard maze)
@@ -256,31 +259,33 @@ def policy_task(
     k_reset, k_steps = jax.random.split(jax.random.key(reset_seed))
     num_inputs = _num_inputs(env, env_params, obs_fn, k_reset, name)
     hidden = hidden_width(genotype_dim, num_inputs, num_outputs, hidden_layers, name)
-    step_keys = jax.random.split(k_steps, episode_steps)
     reward_fn = reward_fn or (lambda reward, info: reward)
 
-    def episode(genotype):
-        obs, state = env.reset(k_reset, env_params)
-
-        def one_step(carry, key):
-            obs, state, alive = carry
-            out = mlp_apply(genotype, obs_fn(obs), hidden, hidden_layers)
-            obs, state, reward, terminated, info = env.step_env(
-                key, state, to_action(out), env_params
-            )
-            reward = jnp.where(alive, reward_fn(reward, info), 0.0)
-            value = jnp.asarray(state_descriptor(state, info), jnp.float32)
-            next_alive = alive & ~jnp.asarray(terminated, bool)
-            return (obs, state, next_alive), (reward, alive, value)
-
-        carry = (obs, state, jnp.bool_(True))
-        _, (rewards, alive, values) = jax.lax.scan(one_step, carry, step_keys)
-        return jnp.sum(rewards).astype(jnp.float32), alive, values
+    def record(reward, state, info):
+        value = jnp.asarray(state_descriptor(state, info), jnp.float32)
+        return reward_fn(reward, info), value
 
     def score(genotypes, key=None):
         del key  # one deterministic episode a genotype
         genotypes = jnp.asarray(genotypes, jnp.float32)
-        returns, alive, values = jax.vmap(episode)(genotypes)
+        stepper = FixedStart(env, genotypes.shape[0], record)
+        obs, state = stepper.reset(k_reset, env_params)
+
+        def policy(_, obs):
+            def act(genotype, obs):
+                out = mlp_apply(genotype, obs_fn(obs), hidden, hidden_layers)
+                return to_action(out)
+
+            return jax.vmap(act)(genotypes, obs), None
+
+        _, steps = rollout(
+            stepper, env_params, policy, (state, obs, k_steps), episode_steps
+        )
+        rewards, values = steps.info["record"]  # (T, B), (T, B, K')
+        # alive up to and including the step that ends the episode
+        alive = jnp.cumsum(steps.terminated, axis=0) - steps.terminated == 0
+        returns = jnp.sum(jnp.where(alive, rewards, 0.0), axis=0).astype(jnp.float32)
+        alive, values = alive.T, jnp.swapaxes(values, 0, 1)
         descriptors = jax.vmap(descriptor_fn)(values, alive)
         # after the end, hold the last value so the observation stays finite
         held = jax.vmap(lambda v, a: jnp.where(a[:, None], v, final_value(v, a)))(
