@@ -16,7 +16,7 @@ _MIN_SIZE = 4
 # Share of chain tries that reach max_rooms rooms, by (max_rooms,
 # max_room_size, grid size), for Farama's MultiRoom-N2-S4, -N4-S5 (6 rooms)
 # and -N6: measured over 200,000 tries (0.871, 0.505, 0.216, +-0.001) less two
-# standard errors. It sizes the pooled rounds (_pool_size).
+# standard errors. It sizes the pooled rounds (_pool_sizes).
 _ACCEPT_SHARE = {(2, 4, 25): 0.869, (6, 5, 25): 0.503, (6, 10, 25): 0.214}
 
 
@@ -128,8 +128,9 @@ class MultiRoom(MiniGridEnv):
         """First rooms drawn and chain tries per round for ``count`` chains
         of ``max_rooms`` rooms.
 
-        Each is the mean need and three standard deviations (a round falls
-        short about once in 700 and then draws another of the same sizes):
+        Each is the mean need and three standard deviations (each falls
+        short about once in 700; a round short of chains draws another of the
+        same sizes):
         tries for ``count`` chains at the share of chains with a fitting
         first room that reach ``max_rooms`` rooms (``_ACCEPT_SHARE`` over the
         exact share of first rooms that fit; ``1 / max(2, max_rooms)`` of
