@@ -30,6 +30,14 @@ truncated, info)`` on leaves ``(B, ...)``:
   B/16`` at a time) absorbs a whole batch truncating at once, and overflows
   only when episodes end faster than ``K`` per step on average.
 
+Under ``vmap`` over runs (seeds, hyperparameters) the stock's "has room"
+test is per run, so ``lax.cond`` would become a select and the draw would
+run every step. Where that ``vmap`` names its axis :data:`RUNS_AXIS` (the
+engine's does), the draw runs when any run's stock has room (``lax.pmax``
+over the axis, which leaves the predicate unbatched, so it stays a branch);
+runs whose stock is full drop what was drawn, so every run's levels are
+those it would draw alone.
+
 The optimistic stepper needs an innermost environment that takes its reset
 state from :func:`injected_reset` and draws fresh states in bulk with
 ``initial_states(key, count, params)`` (the gridworlds do both), and wrappers
@@ -46,6 +54,8 @@ import jax.numpy as jnp
 
 RESET_MODES = ("auto", "exact", "optimistic")
 MIN_OPTIMISTIC_BATCH = 64  # "auto" picks the optimistic reset from this batch up
+# Name of the vmap axis over runs; the engine's chunk function uses it.
+RUNS_AXIS = "jaxrl_runs"
 
 _injected: list["_Injection"] = []
 
@@ -282,11 +292,13 @@ class OptimisticReset:
         A full stock would drop what is drawn, so nothing is drawn then: the
         levels drawn per step follow the episodes that end (about ``B`` over
         the episode length), not ``K``. Outside ``vmap`` the ``cond`` skips
-        the draw; under ``vmap`` (over seeds) both branches run, which costs
-        what drawing every step does.
+        the draw; under a ``vmap`` whose axis is :data:`RUNS_AXIS` it skips
+        when no run has room; under any other ``vmap`` both branches run,
+        which costs what drawing every step does.
         """
         num_fresh, capacity = self.resets_per_step, self.stock_capacity
         room = state.stock_count + state.in_flight + num_fresh <= capacity
+        any_room = jax.lax.pmax(room, RUNS_AXIS) if _runs_axis_bound() else room
 
         def draw(key):
             return self._draw(jax.random.fold_in(key, 1), num_fresh, params)
@@ -296,7 +308,7 @@ class OptimisticReset:
         def skip(key):
             return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-        fresh = jax.lax.cond(room, draw, skip, key)
+        fresh = jax.lax.cond(any_room, draw, skip, key)
         tail = state.stock_head + state.stock_count
         slots = jnp.mod(tail + jnp.arange(num_fresh, dtype=jnp.int32), capacity)
         slots = jnp.where(room, slots, capacity)  # out of range: dropped
@@ -368,3 +380,13 @@ def batched(
     if reset == "exact":
         return ExactReset(env, num_envs)
     return OptimisticReset(env, num_envs, num_resets, stock_size)
+
+
+def _runs_axis_bound() -> bool:
+    """Whether the code being traced sits inside a ``vmap`` (or other
+    mapping) whose axis is :data:`RUNS_AXIS`."""
+    try:
+        jax.lax.axis_index(RUNS_AXIS)
+    except NameError:
+        return False
+    return True

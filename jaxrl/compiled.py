@@ -12,6 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxrl.batched_reset import RUNS_AXIS
 from jaxrl.layout import RunLayout
 from jaxrl.program import Program, all_finite, flatten_metrics
 from jaxrl.sharding import RunPlacement, place_runs
@@ -96,7 +97,9 @@ def chunk_function(program: Program, chunk_steps: int):
         state, metrics = jax.lax.scan(body, state, indices)
         return state, metrics, is_healthy(state)
 
-    return jax.vmap(one_run, in_axes=(0, 0, None))
+    # the named axis lets the optimistic reset skip its draw for every run
+    # at once (see jaxrl.batched_reset.RUNS_AXIS)
+    return jax.vmap(one_run, in_axes=(0, 0, None), axis_name=RUNS_AXIS)
 
 
 def _zeros_like_metrics(program: Program, state, hparams):

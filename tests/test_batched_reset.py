@@ -103,6 +103,24 @@ def test_same_key_same_numbers_and_other_key_other_levels(optimistic_run):
     )
 
 
+def test_runs_vmapped_on_the_named_axis_keep_the_skip_and_their_own_levels(
+    optimistic_run,
+):
+    _, play, first = optimistic_run
+    keys = jnp.stack([jax.random.key(0), jax.random.key(3)])
+    runs = jax.jit(jax.vmap(play, axis_name=BR.RUNS_AXIS))(keys)
+    # run 0 is the unvmapped run bit for bit (the draws a full stock drops
+    # change nothing), and run 1 is its own key's run
+    alone = (first, play(jax.random.key(3)))
+    for i, expected in enumerate(alone):
+        for a, b in zip(jax.tree.leaves(runs), jax.tree.leaves(expected), strict=True):
+            np.testing.assert_array_equal(np.asarray(a)[i], np.asarray(b))
+    # the draw stays a branch on the named axis; an unnamed vmap selects
+    jaxpr = str(jax.make_jaxpr(jax.vmap(play, axis_name=BR.RUNS_AXIS))(keys))
+    assert "cond[" in jaxpr and "pmax" in jaxpr
+    assert "cond[" not in str(jax.make_jaxpr(jax.vmap(play))(keys))
+
+
 def test_reset_mode_changes_only_the_levels_drawn(doorkey, optimistic_run):
     """Same key: both modes start from the same states and, until an
     environment's first episode ends, give the same transitions; after it,
