@@ -122,3 +122,103 @@ class GFNPolicy(nn.Module):
         backward = None if self.backward_net is None else self.backward_net(features)
         flow = None if self.flow_net is None else self.flow_net(features)[..., 0]
         return PolicyOutputs(self.forward_net(features), backward, flow)
+
+
+# Reusing the sampling pass: GFNPolicy's outputs with the hidden activations
+# kept, and the parameter gradient rebuilt from them (no second forward).
+# Both follow GFNPolicy's parameter layout: a shared trunk ("trunk":
+# layers_0, layers_2) with one Dense per head, or one _MLP (Dense_0..2) per
+# head.
+_HEADS = ("forward_net", "backward_net", "flow_net")
+
+
+def _dense(layer, x: jax.Array) -> jax.Array:
+    """flax ``nn.Dense`` (kernel then bias) on ``x``."""
+    return x @ layer["kernel"] + layer["bias"]
+
+
+def _hidden_pair(layers, names, x):
+    """The two ReLU layers ``names`` of ``layers`` on ``x``: ``(h1, h2)``."""
+    h1 = jax.nn.relu(_dense(layers[names[0]], x))
+    return h1, jax.nn.relu(_dense(layers[names[1]], h1))
+
+
+def outputs_and_hidden(network: GFNPolicy, params, obs: jax.Array):
+    """``network.apply(params, obs)`` and the hidden activations it went
+    through, for :func:`parameter_gradient`.
+
+    Args:
+        network: the :class:`GFNPolicy`.
+        params: its flax parameters.
+        obs: ``(N, obs)``.
+
+    Returns:
+        ``(PolicyOutputs, hidden)``; ``hidden`` maps ``"trunk"`` (shared) or
+        each head's name (separate MLPs) to ``(h1, h2)``, each ``(N, width)``.
+    """
+    layers = params["params"]
+    heads = [name for name in _HEADS if name in layers]
+    if network.use_shared_trunk:
+        hidden = {"trunk": _hidden_pair(layers["trunk"], ("layers_0", "layers_2"), obs)}
+        out = {name: _dense(layers[name], hidden["trunk"][1]) for name in heads}
+    else:
+        hidden = {name: _hidden_pair(layers[name], ("Dense_0", "Dense_1"), obs)
+                  for name in heads}  # fmt: skip
+        out = {name: _dense(layers[name]["Dense_2"], hidden[name][1]) for name in heads}
+    flow = out.get("flow_net")
+    flow = None if flow is None else flow[..., 0]
+    return PolicyOutputs(out["forward_net"], out.get("backward_net"), flow), hidden
+
+
+def _dense_grads(x, cotangent):
+    return {"kernel": x.T @ cotangent, "bias": jnp.sum(cotangent, axis=0)}
+
+
+def _hidden_pair_grads(layers, names, obs, hidden, cotangent):
+    """Gradients of the two ReLU layers given the cotangent on ``h2``."""
+    h1, h2 = hidden
+    dz2 = jnp.where(h2 > 0, cotangent, 0.0)
+    dz1 = jnp.where(h1 > 0, dz2 @ layers[names[1]]["kernel"].T, 0.0)
+    return {names[0]: _dense_grads(obs, dz1), names[1]: _dense_grads(h1, dz2)}
+
+
+def parameter_gradient(network: GFNPolicy, params, obs, hidden, cotangent:
+                       PolicyOutputs):  # fmt: skip
+    """The gradient of ``sum(cotangent * network.apply(params, obs))`` with
+    respect to ``params``, from the activations :func:`outputs_and_hidden`
+    kept (the backward pass of the network without its forward pass).
+
+    Args:
+        network, params, obs, hidden: as :func:`outputs_and_hidden` took and
+            returned them (``(N, ...)`` rows).
+        cotangent: :class:`PolicyOutputs` of ``(N, ...)`` arrays (None where
+            the network has no such head).
+
+    Returns:
+        A pytree shaped as ``params``.
+    """
+    layers = params["params"]
+    flow = cotangent.log_flow
+    cot = {"forward_net": cotangent.forward_logits,
+           "backward_net": cotangent.backward_logits,
+           "flow_net": None if flow is None else flow[..., None]}  # fmt: skip
+    heads = [name for name in _HEADS if name in layers]
+    grads = {}
+    if network.use_shared_trunk:
+        h2 = hidden["trunk"][1]
+        d_h2 = 0.0
+        for name in heads:
+            grads[name] = _dense_grads(h2, cot[name])
+            d_h2 = d_h2 + cot[name] @ layers[name]["kernel"].T
+        grads["trunk"] = _hidden_pair_grads(layers["trunk"], ("layers_0", "layers_2"),
+                                            obs, hidden["trunk"], d_h2)  # fmt: skip
+    else:
+        for name in heads:
+            h2 = hidden[name][1]
+            head = layers[name]["Dense_2"]
+            grads[name] = {
+                "Dense_2": _dense_grads(h2, cot[name]),
+                **_hidden_pair_grads(layers[name], ("Dense_0", "Dense_1"), obs,
+                                     hidden[name], cot[name] @ head["kernel"].T),
+            }  # fmt: skip
+    return {"params": grads}

@@ -46,7 +46,13 @@ from jaxrl.algos.gflownet.evaluation import (
 )
 from jaxrl.algos.gflownet.losses import gfn_loss, log_partition_estimate
 from jaxrl.algos.gflownet.pareto import ParetoMetrics, pareto_metrics
-from jaxrl.algos.gflownet.policies import _MLP, GFNPolicy, masked_logsumexp
+from jaxrl.algos.gflownet.policies import (
+    _MLP,
+    GFNPolicy,
+    masked_logsumexp,
+    outputs_and_hidden,
+    parameter_gradient,
+)
 from jaxrl.algos.gflownet.preference import (
     append_condition,
     draw_preferences,
@@ -62,6 +68,8 @@ from jaxrl.algos.gflownet.trajectories import (
     compaction,
     map_states,
     prefix_apply,
+    reused_apply,
+    sample_keeping,
     sample_trajectories,
     trajectory_terms,
     visited_states,
@@ -393,17 +401,52 @@ def _compacted(setup: _Setup, net_params, plan: Compaction, length: int, inputs=
     return apply
 
 
+def _reused(setup: _Setup, net_params, plan: Compaction, length: int, kept):
+    """``apply`` for :func:`trajectory_terms` that hands back the outputs the
+    sampling pass ``kept`` (:func:`_sampling_policy`), their gradient rebuilt
+    from its activations on the first ``length`` rows of ``plan``
+    (:func:`reused_apply`)."""
+
+    def gradient(net_params, rows, cotangent):
+        return parameter_gradient(setup.network, net_params, *rows, cotangent)
+
+    def apply(states):
+        lead = jax.tree.leaves(states)[0].shape[:2]
+        n = plan.order.shape[0]
+        obs, hidden, outputs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), kept)
+        out = reused_apply(gradient, net_params, outputs, (obs, hidden), plan, length)
+        return jax.tree.map(lambda x: x.reshape(*lead, *x.shape[1:]), out)
+
+    return apply
+
+
+def _sampling_policy(setup: _Setup, net_params, inputs):
+    """``obs -> (forward logits, (obs, hidden, outputs))`` for
+    :func:`sample_keeping`: every head of the network, its activations kept."""
+
+    def policy(obs):
+        obs = _with_inputs(obs, inputs)
+        outputs, hidden = outputs_and_hidden(setup.network, net_params, obs)
+        return outputs.forward_logits, (obs, hidden, outputs)
+
+    return policy
+
+
 def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner,
           condition: _Condition | None = None, plan: Compaction | None = None,
-          length: int = 0):  # fmt: skip
+          length: int = 0, kept=None):  # fmt: skip
     """The objective on ``traj``; with a ``plan`` (compacted rollouts) the
-    network runs on its first ``length`` rows only."""
+    network runs on its first ``length`` rows only, and with what the
+    sampling pass ``kept`` (reused rollouts) not at all (its backward pass
+    runs on those rows)."""
     inputs = None if condition is None else condition.inputs
-    apply = (
-        _compacted(setup, params.net, plan, length, inputs)
-        if plan is not None
-        else lambda states: _apply(setup, params.net, states, inputs)
-    )
+    if kept is not None:
+        apply = _reused(setup, params.net, plan, length, kept)
+    elif plan is not None:
+        apply = _compacted(setup, params.net, plan, length, inputs)
+    else:
+        def apply(states):
+            return _apply(setup, params.net, states, inputs)
     log_z = params.log_z
     if setup.log_z_model is not None:
         log_z = setup.log_z_model.apply(params.log_z, inputs)[:, 0]
@@ -446,10 +489,20 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
             method=GFNPolicy.forward_logits,
         )  # fmt: skip
 
-    traj = sample_trajectories(
-        env, forward_logits, k_sample, config.batch_size, hparams.epsilon,
-        hparams.temperature,
-    )  # fmt: skip
+    rollout = config.resolved_rollout
+    kept = None
+    if rollout == "reused":
+        # the behaviour policy's logits are P_F's (epsilon and temperature
+        # only reshape them), so the loss may reuse this pass on-policy
+        traj, kept = sample_keeping(
+            env, _sampling_policy(setup, state.params.net, inputs), k_sample,
+            config.batch_size, hparams.epsilon, hparams.temperature,
+        )  # fmt: skip
+    else:
+        traj = sample_trajectories(
+            env, forward_logits, k_sample, config.batch_size, hparams.epsilon,
+            hparams.temperature,
+        )  # fmt: skip
     objects = jax.tree.map(lambda x: x[-1], traj.states)
     trained = traj
     if state.replay is not None:
@@ -460,7 +513,7 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
                                traj, replayed)  # fmt: skip
         state = state.replace(replay=replay)
     grad_fn = jax.value_and_grad(_loss, has_aux=True)
-    if config.resolved_rollout == "compacted":
+    if rollout in ("compacted", "reused"):
         # the switch on the prefix length holds the whole gradient (see
         # compacted_switch)
         plan, lengths = compaction(visited_states(trained).reshape(-1),
@@ -468,7 +521,7 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
 
         def branch(length, params):
             return grad_fn(params, setup, hparams, trained, partner, condition,
-                           plan, length)  # fmt: skip
+                           plan, length, kept)  # fmt: skip
 
         (loss, terms), grads = compacted_switch(plan, lengths, branch, state.params)
     else:

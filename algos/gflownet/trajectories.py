@@ -58,25 +58,59 @@ def sample_trajectories(
     Returns:
         :class:`Trajectories`; every trajectory has exited by step ``T``.
     """
+    traj, _ = _sample(env, lambda obs: (forward_logits(obs), ()), key, batch_size,
+                      epsilon, temperature)  # fmt: skip
+    return traj
+
+
+def sample_keeping(
+    env,
+    policy: Callable[[jax.Array], tuple[jax.Array, Any]],
+    key: jax.Array,
+    batch_size: int,
+    epsilon: jax.Array,
+    temperature: jax.Array,
+) -> tuple[Trajectories, Any]:
+    """:func:`sample_trajectories`, keeping what the policy computed at
+    every state (the last ones included) for the loss to reuse.
+
+    Args:
+        policy: ``(B, obs) -> (forward logits (B, A), kept)``, ``kept`` a
+            pytree of ``(B, ...)`` arrays.
+        (the rest as :func:`sample_trajectories`)
+
+    Returns:
+        ``(trajectories, kept)``, ``kept``'s leaves ``(T+1, B, ...)``: at
+        ``s_0 .. s_T``. The trajectories are those
+        :func:`sample_trajectories` draws from the same key and logits.
+    """
+    traj, kept = _sample(env, policy, key, batch_size, epsilon, temperature)
+    last = jax.tree.map(lambda x: x[-1], traj.states)
+    _, kept_last = policy(map_states(env.observe, last, 1))
+    kept = jax.tree.map(lambda v, x: jnp.concatenate([v, x[None]]), kept, kept_last)
+    return traj, kept
+
+
+def _sample(env, policy, key, batch_size, epsilon, temperature):
     s0 = env.initial_state()
     states = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch_size, *x.shape)), s0)
 
     def one_step(carry, _):
         states, key = carry
         key, sub = jax.random.split(key)
-        logits = forward_logits(map_states(env.observe, states, 1))
+        logits, kept = policy(map_states(env.observe, states, 1))
         mask = map_states(env.forward_mask, states, 1)
         log_probs = behaviour_log_probs(logits, mask, epsilon, temperature)
         actions = jax.random.categorical(sub, log_probs).astype(jnp.int32)
         is_valid = ~map_states(env.is_terminal, states, 1)
         nxt = jax.vmap(env.step)(states, actions)
-        return (nxt, key), (states, actions, is_valid)
+        return (nxt, key), (states, actions, is_valid, kept)
 
-    (last, _), (visited, actions, is_valid) = jax.lax.scan(
+    (last, _), (visited, actions, is_valid, kept) = jax.lax.scan(
         one_step, (states, key), length=env.max_length
     )
     states = jax.tree.map(lambda v, x: jnp.concatenate([v, x[None]]), visited, last)
-    return Trajectories(states, actions, is_valid)
+    return Trajectories(states, actions, is_valid), kept
 
 
 class Terms(NamedTuple):
@@ -268,6 +302,55 @@ def prefix_apply(apply_obs: Callable, obs: jax.Array, plan: Compaction, length: 
         return jnp.where(is_kept, x[row], 0)
 
     return jax.tree.map(put_back, out)
+
+
+def reused_apply(gradient: Callable, net_params, outputs, kept, plan: Compaction,
+                 length: int):  # fmt: skip
+    """Network outputs the sampling pass kept, as :func:`prefix_apply` would
+    give them (the needed rows of ``plan``, zeros elsewhere), differentiable
+    in ``net_params`` without a second forward pass.
+
+    The outputs must be those of ``net_params`` (on-policy: the parameters
+    that sampled them). The backward pass runs ``gradient(net_params,
+    kept_rows, cotangent_rows) -> grads`` on the first ``length`` (static)
+    rows of ``plan.order``, with the cotangents of rows not needed zeroed.
+
+    Args:
+        gradient: the network's backward pass from its kept activations.
+        net_params: the network's parameters.
+        outputs: pytree of ``(N, ...)`` network outputs.
+        kept: pytree of ``(N, ...)`` what ``gradient`` needs of each row.
+        plan: the :func:`compaction` of the ``N`` rows.
+        length: a prefix length that holds every needed row.
+
+    Returns:
+        ``outputs`` with the rows not needed zeroed.
+    """
+    def zero_unneeded(needed, x):
+        return jnp.where(needed.reshape(needed.shape[0], *(1,) * (x.ndim - 1)), x, 0)
+
+    # plan travels as an argument: custom_vjp rules may not close over tracers
+    @jax.custom_vjp
+    def run(net_params, outputs, kept, plan):
+        del net_params, kept
+        return jax.tree.map(functools.partial(zero_unneeded, plan.needed), outputs)
+
+    def run_fwd(net_params, outputs, kept, plan):
+        return run(net_params, outputs, kept, plan), (net_params, kept, plan)
+
+    def run_bwd(residuals, cotangent):
+        net_params, kept, plan = residuals
+        cotangent = jax.tree.map(functools.partial(zero_unneeded, plan.needed),
+                                 cotangent)  # fmt: skip
+        if length == plan.order.shape[0]:  # every row: no gather
+            return gradient(net_params, kept, cotangent), None, None, None
+        rows = plan.order[:length]
+        cotangent = jax.tree.map(lambda c: c[rows], cotangent)
+        kept_rows = jax.tree.map(lambda x: x[rows], kept)
+        return gradient(net_params, kept_rows, cotangent), None, None, None
+
+    run.defvjp(run_fwd, run_bwd)
+    return run(net_params, outputs, kept, plan)
 
 
 def compacted_switch(plan: Compaction, lengths: tuple[int, ...], branch: Callable,
