@@ -11,6 +11,7 @@ first).
 """
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -499,5 +500,17 @@ def _check_same_interface(train_env, train_params, env, env_params) -> None:
         )
 
 
+def script() -> None:
+    """The ``jaxrl`` command: :func:`main`, its status as the exit code.
+
+    Once the command has returned, every result is written; a Ctrl-C that
+    lands while the interpreter then shuts down (JAX's exit hooks) is
+    ignored rather than printed as a traceback.
+    """
+    status = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -5,6 +5,7 @@ divergence. Kills by signal are in test_engine.py."""
 import json
 import logging
 import shutil
+import signal
 import sys
 import types
 from pathlib import Path
@@ -308,3 +309,19 @@ def test_a_second_ctrl_c_keeps_the_last_complete_checkpoint(
     resumed, _ = _resume(out)
     for name in finished.history:
         np.testing.assert_array_equal(resumed.history[name], finished.history[name])
+
+
+def test_the_command_ignores_a_ctrl_c_once_it_has_finished(monkeypatch):
+    # a Ctrl-C during interpreter teardown (JAX's exit hooks) printed a
+    # traceback after every result was written
+    from jaxrl import cli
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.script()
+        assert exited.value.code == 3
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
