@@ -105,6 +105,59 @@ def run_one(task: str, variant: str, steps: int, seeds: int, console) -> dict:
     }
 
 
+TABLE_COLUMNS = ["task", "variant", "steps a seed", "final success", "IQM [95% CI]", "seeds solved",
+                 "median steps to solve", "env steps/s"]  # fmt: skip
+
+
+def table_title(threshold: float) -> str:
+    return (f"PPO exploration variants ({jax.default_backend()}, success >= "
+            f"{threshold} counts as solved)")  # fmt: skip
+
+
+def table_row(name: str, run: dict) -> list[str]:
+    """One table row from a saved run (``payload[task/variant]``)."""
+    task, variant = name.split("/")
+    success = run["success"]
+    reach = np.array([np.inf if r is None else r for r in run["steps_to_threshold"]])
+    solved = np.isfinite(reach)
+    return [
+        task, variant, rate(run["steps"]), f"{success['mean']:.2f}",
+        f"{success['iqm']:.2f} [{success['iqm_ci95'][0]:.2f}, "
+        f"{success['iqm_ci95'][1]:.2f}]",
+        f"{solved.sum()}/{len(reach)}",
+        f"{np.median(reach[solved]):,.0f}" if solved.any() else "-",
+        rate(run["steps_per_s"]),
+    ]  # fmt: skip
+
+
+def replot(paths: list[Path], out: Path | None) -> None:
+    """Merge saved results (a later file's task/variant replaces an earlier
+    one's), print their table and draw one plot of every task."""
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise SystemExit(f"--replot: no such results file {missing}")
+    runs, thresholds = {}, set()
+    for path in paths:
+        saved = json.loads(path.read_text())
+        thresholds.add(saved["threshold"])
+        runs.update(saved["runs"])
+    if len(thresholds) > 1:
+        raise SystemExit(f"the files were made with different --threshold "
+                         f"values {sorted(thresholds)}; replot files of one "
+                         "threshold")  # fmt: skip
+    curves = {}
+    for name, run in runs.items():
+        task, variant = name.split("/")
+        curves.setdefault(task, {})[variant] = {
+            k: np.asarray(v) for k, v in run["curves"].items()
+        }
+    print_table(table_title(thresholds.pop()), TABLE_COLUMNS,
+                [table_row(name, run) for name, run in runs.items()])  # fmt: skip
+    figure = out or paths[-1].with_suffix(".png")
+    plot(curves, figure)
+    print(f"plot: {figure}")
+
+
 def plot(curves: dict, path: Path) -> None:
     import matplotlib
 
@@ -112,21 +165,28 @@ def plot(curves: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     tasks = list(curves)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4),
+    columns = min(len(tasks), 3)
+    rows = -(-len(tasks) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows),
                              squeeze=False)  # fmt: skip
-    for ax, task in zip(axes[0], tasks, strict=True):
+    colors = dict(zip(VARIANTS, plt.rcParams["axes.prop_cycle"].by_key()["color"],
+                      strict=False))  # fmt: skip
+    for ax, task in zip(axes.flat, tasks, strict=False):
         for variant, history in curves[task].items():
             smoothed = _carried(smooth(history["success_rate"],
                                        history["num_episodes"], SMOOTH_UPDATES))
             steps = np.asarray(history["env_steps"])[0]
-            mean = smoothed.mean(axis=0)
-            ax.plot(steps, mean, label=variant)
+            ax.plot(steps, smoothed.mean(axis=0), label=variant,
+                    color=colors.get(variant))  # fmt: skip
         ax.set_title(task)
         ax.set_xlabel("env steps per seed")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("success rate (mean over seeds)")
-    axes[0][-1].legend(loc="lower right", fontsize=8)
+        ax.legend(loc="best", fontsize=7)
+    for ax in axes.flat[len(tasks):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("success rate (mean over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -143,20 +203,17 @@ def main(argv=None) -> None:
     parser.add_argument("--threshold", type=float, default=0.8,
                         help="success rate counted as solved")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument("--replot", type=Path, default=None,
-                        help="redraw a saved results JSON's plot and exit")  # fmt: skip
+    parser.add_argument("--replot", type=Path, nargs="+", default=None,
+                        metavar="JSON",
+                        help="redraw the table and plot from saved results JSONs "
+                             "(merged in order: a later file's task/variant wins) "
+                             "and exit")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=None,
+                        help="with --replot: the PNG to write (default: beside "
+                             "the last JSON)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.replot is not None:
-        runs = json.loads(args.replot.read_text())["runs"]
-        curves = {}
-        for name, run in runs.items():
-            task, variant = name.split("/")
-            curves.setdefault(task, {})[variant] = {
-                k: np.asarray(v) for k, v in run["curves"].items()
-            }
-        figure = args.replot.with_suffix(".png")
-        plot(curves, figure)
-        print(f"plot: {figure}")
+        replot(args.replot, args.out)
         return
     if args.quick:
         args.tasks, args.steps = QUICK["tasks"], QUICK["steps"]
@@ -173,15 +230,6 @@ def main(argv=None) -> None:
             out = run_one(task, variant, steps, args.seeds, console)
             success = summarize(out["final"]["success_rate"])
             reach = steps_to_threshold(out["history"], args.threshold)
-            solved = np.isfinite(reach)
-            rows.append([
-                task, variant, f"{success['mean']:.2f}",
-                f"{success['iqm']:.2f} [{success['iqm_ci95'][0]:.2f}, "
-                f"{success['iqm_ci95'][1]:.2f}]",
-                f"{solved.sum()}/{len(reach)}",
-                f"{np.median(reach[solved]):,.0f}" if solved.any() else "-",
-                rate(out["steps_per_s"]),
-            ])  # fmt: skip
             payload[f"{task}/{variant}"] = {
                 "steps": steps, "seeds": args.seeds, "success": success,
                 "steps_to_threshold": [None if np.isinf(r) else r for r in reach],
@@ -190,14 +238,9 @@ def main(argv=None) -> None:
                 "curves": {name: np.asarray(out["history"][name]).tolist()
                            for name in CURVE_KEYS},
             }  # fmt: skip
+            rows.append(table_row(f"{task}/{variant}", payload[f"{task}/{variant}"]))
             curves.setdefault(task, {})[variant] = out["history"]
-    print_table(
-        f"PPO exploration variants ({jax.default_backend()}, success >= "
-        f"{args.threshold} counts as solved)",
-        ["task", "variant", "final success", "IQM [95% CI]", "seeds solved",
-         "median steps to solve", "env steps/s"],
-        rows,
-    )  # fmt: skip
+    print_table(table_title(args.threshold), TABLE_COLUMNS, rows)
     saved = save_results("ppo_sparse", {"threshold": args.threshold, "runs": payload})
     figure = RESULTS_DIR / (saved.stem + ".png")
     plot(curves, figure)
