@@ -143,8 +143,17 @@ def _refuser(name: str):
     return refuse
 
 
-def _state_property(name: str, doc: str) -> property:
+_NOT_RESET = object()  # a state attribute with no value before the first reset
+
+
+def _state_property(name: str, doc: str, before_reset: Any = _NOT_RESET) -> property:
+    """A state attribute; ``before_reset`` is its value before the first
+    reset (Farama's ``MiniGridEnv.__init__`` value), or reading it raises."""
+
     def get(self):
+        if before_reset is not _NOT_RESET and self.__dict__.get("_state") is None:
+            self._farama_env(name)  # only gridworlds have the surface
+            return before_reset
         return getattr(self._farama_host(name), name)
 
     return property(get, _refuser(name), _refuser(name), doc)
@@ -191,6 +200,7 @@ TASK_ATTRIBUTES = {
     "target_color": (("GoToDoor", "GoToObject", "PutNear"), _word(-2)),
     "target_type": (("PutNear",), _word(-1)),
     "target_pos": (("GoToDoor", "GoToObject", "PutNear"), _mark(0)),
+    "move_pos": (("PutNear",), _mark(1)),
     "moveColor": (("PutNear",), _word(2)),
     "move_type": (("PutNear",), _word(3)),
     "success_pos": (("Memory",), _mark(0)),
@@ -320,12 +330,14 @@ class FaramaSurface:
         "actions", lambda e, p: _farama_grid().Actions, "Farama's ``Actions`` enum."
     )
 
-    agent_pos = _state_property("agent_pos", "``(x, y)`` Python ints.")
-    agent_dir = _state_property("agent_dir", "0 right, 1 down, 2 left, 3 up.")
+    # None before the first reset, as in Farama (its pprint_grid then raises
+    # Farama's ValueError)
+    agent_pos = _state_property("agent_pos", "``(x, y)`` Python ints.", None)
+    agent_dir = _state_property("agent_dir", "0 right, 1 down, 2 left, 3 up.", None)
     mission = _state_property("mission", "The mission string.")
     step_count = _state_property("step_count", "Steps taken this episode.")
     grid = _state_property("grid", "A read-only Farama ``Grid`` (needs minigrid).")
-    carrying = _state_property("carrying", "The carried Farama object, or None.")
+    carrying = _state_property("carrying", "The carried Farama object, or None.", None)
 
     agent_start_pos = _start_property(
         "agent_start_pos", 0, "Empty's, DistShift's and Dynamic-Obstacles' "
@@ -344,6 +356,7 @@ class FaramaSurface:
     target_color = _task_property("target_color")
     target_type = _task_property("target_type")
     target_pos = _task_property("target_pos")
+    move_pos = _task_property("move_pos")
     moveColor = _task_property("moveColor")  # noqa: N815
     move_type = _task_property("move_type")
     success_pos = _task_property("success_pos")

@@ -347,8 +347,9 @@ def test_only_gridworlds_have_the_surface():
     assert isinstance(cartpole.reset(seed=0)[0], np.ndarray)
     fresh = jaxrl.to_gymnasium("Empty-5x5")  # not reset yet
     assert fresh.unwrapped.width == 5  # static attributes need no state
+    assert fresh.unwrapped.agent_pos is None  # as Farama's before a reset
     with pytest.raises(RuntimeError, match="call reset"):
-        fresh.unwrapped.agent_pos  # noqa: B018
+        fresh.unwrapped.grid  # noqa: B018
 
 
 def test_boxes_hold_what_farama_boxes_hold():
@@ -380,7 +381,7 @@ def test_task_attributes_as_farama(pairs):
         "GoToDoor-5x5": ("target_pos", "target_color"),
         "GoToObject-6x6-N2": ("target_pos", "target_color", "targetType"),
         "PutNear-6x6-N2": ("target_pos", "target_color", "target_type",
-                           "moveColor", "move_type"),
+                           "move_pos", "moveColor", "move_type"),
         "MemoryS7": ("success_pos", "failure_pos"),
     }  # fmt: skip
     for env_id, attributes in names.items():

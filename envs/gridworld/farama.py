@@ -38,7 +38,7 @@ _TASKS = {
     "FetchEnv": (lambda f, v: I.Fetch(f.size, f.numObjs, v), _no_marks),
     "PutNearEnv": (
         lambda f, v: I.PutNear(f.size, f.numObjs, v),
-        lambda f: [f.target_pos],
+        lambda f: [f.target_pos, f.move_pos],
     ),
     "RedBlueDoorEnv": (
         lambda f, v: D.RedBlueDoors(f.size, v),

@@ -229,7 +229,9 @@ class PutNear(MiniGridEnv):
     empty cell; the object to move and the target two distinct uniform ones.
     Picking up anything but the object to move ends the episode; any drop
     ends it, with success if the object lands within one cell (in both axes)
-    of the target. Step limit ``5 * size``.
+    of the target. Step limit ``5 * size``. The level marks the target's cell
+    and the moved object's start cell (Farama's ``target_pos`` and
+    ``move_pos``).
     """
 
     def __init__(
@@ -253,9 +255,10 @@ class PutNear(MiniGridEnv):
         move_kind, move_color = jnp.divmod(codes[moved], C.NUM_COLORS)
         target_kind, target_color = jnp.divmod(codes[target], C.NUM_COLORS)
         mission = M.slotted(_PUT_NEAR, move_color, move_kind, target_color, target_kind)
-        return Level(
-            grid, agent_pos, L.random_direction(w[3]), mission, positions[target][None]
-        )
+        # marks: the target's cell (the rules read it) and the moved object's
+        # start cell (Farama's target_pos and move_pos)
+        marks = positions[jnp.stack([target, moved])]
+        return Level(grid, agent_pos, L.random_direction(w[3]), mission, marks)
 
     def task_rules(self, before, action, after, reward, terminated, params):
         move_color, move_kind, _, _ = M.slots_of(_PUT_NEAR, after.mission)

@@ -5,6 +5,8 @@ environment of the same name (``minigrid.envs``), and uses Farama's step
 limit as its default ``max_steps_in_episode``.
 """
 
+from numbers import Integral
+
 import jax
 import jax.numpy as jnp
 
@@ -17,6 +19,19 @@ from jaxrl.envs.gridworld.core import GridParams, Level, MiniGridEnv
 def _check_size(size, minimum: int) -> None:
     if not isinstance(size, int) or isinstance(size, bool) or size < minimum:
         raise ValueError(f"size must be an int >= {minimum}, got {size!r}")
+
+
+def _check_cell(name: str, cell, size: int) -> tuple[int, int] | None:
+    """``cell`` as a tuple of two ints inside a ``size x size`` grid, or None."""
+    if cell is None:
+        return None
+    values = tuple(cell) if isinstance(cell, tuple | list) else ()
+    ints = all(isinstance(v, Integral) and not isinstance(v, bool) for v in values)
+    if len(values) != 2 or not ints or not all(0 <= v < size for v in values):
+        raise ValueError(
+            f"{name} must be None or (x, y) ints in [0, {size}), got {cell!r}"
+        )
+    return int(values[0]), int(values[1])
 
 
 class Empty(MiniGridEnv):
@@ -69,14 +84,25 @@ class FourRooms(MiniGridEnv):
     the four wall segments with a gap at a uniform position, the agent on a
     uniform empty cell facing a random direction, the goal on a uniform empty
     cell. Step limit 100.
+
+    As Farama's ``agent_pos`` and ``goal_pos``, a fixed ``(x, y)`` start (its
+    cell is cleared, the direction stays random) or goal (written over the
+    cell) replaces the random one.
     """
 
     def __init__(
-        self, size: int = 19, view_size: int = 7, see_through_walls: bool = False
+        self,
+        size: int = 19,
+        view_size: int = 7,
+        see_through_walls: bool = False,
+        agent_pos: tuple[int, int] | None = None,
+        goal_pos: tuple[int, int] | None = None,
     ):
         _check_size(size, 7)
         super().__init__(size, size, 100, view_size, see_through_walls)
         self.size = size
+        self.agent_pos = _check_cell("agent_pos", agent_pos, size)  # static
+        self.goal_pos = _check_cell("goal_pos", goal_pos, size)  # static
 
     def generate(self, key: jax.Array, params: GridParams) -> Level:
         del params
@@ -95,8 +121,16 @@ class FourRooms(MiniGridEnv):
         )
         grid = jnp.asarray(L.walled_room(n, n))
         grid = L.paint(grid, walls & ~is_gap, C.WALL_CELL)
-        agent_pos = L.sample_cell(w_agent, L.free_cells(grid))
-        goal = L.sample_cell(w_goal, L.free_cells(grid, L.not_at(agent_pos, n, n)))
+        if self.agent_pos is None:
+            agent_pos = L.sample_cell(w_agent, L.free_cells(grid))
+        else:
+            agent_pos = jnp.array(self.agent_pos, jnp.int32)
+            grid = L.put(grid, agent_pos, C.EMPTY_CELL)
+        if self.goal_pos is None:
+            free = L.free_cells(grid, L.not_at(agent_pos, n, n))
+            goal = L.sample_cell(w_goal, free)
+        else:
+            goal = jnp.array(self.goal_pos, jnp.int32)
         grid = L.put(grid, goal, C.GOAL_CELL)
         mission = M.fixed("reach the goal")
         return Level(grid, agent_pos, L.random_direction(w_dir), mission)
