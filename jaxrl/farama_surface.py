@@ -146,14 +146,26 @@ def _refuser(name: str):
 _NOT_RESET = object()  # a state attribute with no value before the first reset
 
 
+def _none(env) -> None:
+    del env
+
+
+def _empty_grid(env):
+    """Farama's grid before the first reset: ``Grid(width, height)``, empty."""
+    cells = np.zeros((env.width, env.height, 3), np.uint8)
+    cells[..., 0] = C.EMPTY
+    return _farama_grid().ViewGrid(cells)
+
+
 def _state_property(name: str, doc: str, before_reset: Any = _NOT_RESET) -> property:
-    """A state attribute; ``before_reset`` is its value before the first
-    reset (Farama's ``MiniGridEnv.__init__`` value), or reading it raises."""
+    """A state attribute; ``before_reset(env)`` gives its value before the
+    first reset (Farama's ``MiniGridEnv.__init__`` value), else reading it
+    then raises."""
 
     def get(self):
         if before_reset is not _NOT_RESET and self.__dict__.get("_state") is None:
-            self._farama_env(name)  # only gridworlds have the surface
-            return before_reset
+            env, _ = self._farama_env(name)  # only gridworlds have the surface
+            return before_reset(env)
         return getattr(self._farama_host(name), name)
 
     return property(get, _refuser(name), _refuser(name), doc)
@@ -330,14 +342,16 @@ class FaramaSurface:
         "actions", lambda e, p: _farama_grid().Actions, "Farama's ``Actions`` enum."
     )
 
-    # None before the first reset, as in Farama (its pprint_grid then raises
-    # Farama's ValueError)
-    agent_pos = _state_property("agent_pos", "``(x, y)`` Python ints.", None)
-    agent_dir = _state_property("agent_dir", "0 right, 1 down, 2 left, 3 up.", None)
+    # Before the first reset, as in Farama: no agent (its pprint_grid then
+    # raises Farama's ValueError), nothing carried, an empty grid.
+    agent_pos = _state_property("agent_pos", "``(x, y)`` Python ints.", _none)
+    agent_dir = _state_property("agent_dir", "0 right, 1 down, 2 left, 3 up.", _none)
     mission = _state_property("mission", "The mission string.")
     step_count = _state_property("step_count", "Steps taken this episode.")
-    grid = _state_property("grid", "A read-only Farama ``Grid`` (needs minigrid).")
-    carrying = _state_property("carrying", "The carried Farama object, or None.", None)
+    grid = _state_property(
+        "grid", "A read-only Farama ``Grid`` (needs minigrid).", _empty_grid
+    )
+    carrying = _state_property("carrying", "The carried Farama object, or None.", _none)
 
     agent_start_pos = _start_property(
         "agent_start_pos", 0, "Empty's, DistShift's and Dynamic-Obstacles' "

@@ -21,6 +21,8 @@ def test_before_reset_as_farama():
     ours = GymnasiumEnv(*jaxrl.make("Empty-5x5"))  # no reset: nothing compiled
     for name in ("agent_pos", "agent_dir", "carrying"):
         assert getattr(ours, name) is None is getattr(farama, name)
+    assert ours.grid == farama.grid  # Grid(5, 5), empty
+    assert ours.grid.width == farama.grid.width == 5
     with pytest.raises(ValueError) as theirs:
         farama.pprint_grid()
     with pytest.raises(ValueError, match=re.escape(str(theirs.value))):

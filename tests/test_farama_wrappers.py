@@ -349,7 +349,7 @@ def test_only_gridworlds_have_the_surface():
     assert fresh.unwrapped.width == 5  # static attributes need no state
     assert fresh.unwrapped.agent_pos is None  # as Farama's before a reset
     with pytest.raises(RuntimeError, match="call reset"):
-        fresh.unwrapped.grid  # noqa: B018
+        fresh.unwrapped.step_count  # noqa: B018
 
 
 def test_boxes_hold_what_farama_boxes_hold():
