@@ -52,6 +52,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+# jax.random's split and fold_in, the same keys, without XLA:CPU's hash loop
+from jaxrl import threefry
+
 RESET_MODES = ("auto", "exact", "optimistic")
 MIN_OPTIMISTIC_BATCH = 64  # "auto" picks the optimistic reset from this batch up
 # Name of the vmap axis over runs; the engine's chunk function uses it.
@@ -125,11 +128,11 @@ class ExactReset:
         """Fresh episodes: an environment that takes injected resets gets
         its first levels drawn in bulk (``initial_states``), as the optimistic
         reset does, so both modes start from the same states."""
-        keys = jax.random.split(key, self.num_envs)
+        keys = threefry.split(key, self.num_envs)
         if not supports_injected_reset(self.env):
             return jax.vmap(self.env.reset, in_axes=(0, None))(keys, params)
         first = innermost(self.env).initial_states(
-            jax.random.fold_in(key, 2), self.num_envs, params
+            threefry.fold_in(key, 2), self.num_envs, params
         )
         return jax.vmap(self._reset_one, in_axes=(0, 0, None))(keys, first, params)
 
@@ -137,7 +140,7 @@ class ExactReset:
         return _with_injected(first, self.env, "reset", key, params)
 
     def step(self, key, state, action, params):
-        keys = jax.random.split(key, self.num_envs)
+        keys = threefry.split(key, self.num_envs)
         return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
             keys, state, action, params
         )
@@ -259,7 +262,7 @@ class OptimisticReset:
 
     def reset(self, key: jax.Array, params) -> tuple[Any, OptimisticState]:
         obs, env_state = ExactReset(self.env, self.num_envs).reset(key, params)
-        key_next, key_stock = jax.random.split(jax.random.fold_in(key, 1))
+        key_next, key_stock = threefry.split(threefry.fold_in(key, 1))
         capacity = self.stock_capacity
         state = OptimisticState(
             env_state=env_state,
@@ -277,7 +280,7 @@ class OptimisticReset:
     def step(self, key, state: OptimisticState, action, params):
         state = self._restock(state, key, params)
         state = _take_pending(state)
-        keys = jax.random.split(key, self.num_envs)
+        keys = threefry.split(key, self.num_envs)
         out = jax.vmap(self._step_one, in_axes=(0, 0, 0, 0, None))(
             keys, state.env_state, action, state.next_start, params
         )
@@ -301,7 +304,7 @@ class OptimisticReset:
         any_room = jax.lax.pmax(room, RUNS_AXIS) if _runs_axis_bound() else room
 
         def draw(key):
-            return self._draw(jax.random.fold_in(key, 1), num_fresh, params)
+            return self._draw(threefry.fold_in(key, 1), num_fresh, params)
 
         shapes = jax.eval_shape(draw, key)
 

@@ -16,6 +16,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
+from jaxrl import threefry
 from jaxrl.batched_reset import injection_pending, take_injected_reset
 from jaxrl.envs.gridworld import constants as C
 from jaxrl.envs.gridworld import missions, render
@@ -353,7 +354,7 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         ``(count, ...)``: what the optimistic reset restocks with. Tasks whose
         generation rejects draws override it to pool tries across the batch.
         """
-        keys = jax.random.split(key, count)
+        keys = threefry.split(key, count)  # jax.random.split's keys, unrolled
         return jax.vmap(self.initial_state, in_axes=(0, None))(keys, params)
 
     def start(self, level: Level) -> GridState:
@@ -445,7 +446,8 @@ class MiniGridEnv(environment.Environment[GridState, GridParams]):
         """
         if params is None:
             params = self.default_params
-        key_step, key_reset = jax.random.split(key)
+        # jax.random.split(key)'s two keys, without XLA:CPU's hash loop
+        key_step, key_reset = threefry.split(key)
         reached, stepped, reward, terminated, info = self.step_env(
             key_step, state, action, params
         )

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl import threefry
 from jaxrl.envs.gridworld import constants as C
 
 
@@ -40,8 +41,10 @@ def paint(grid: jax.Array, mask: jax.Array, cell) -> jax.Array:
 
 def random_words(key: jax.Array, count: int) -> jax.Array:
     """``(count,)`` uint32 random words: all the randomness of one level from
-    a single counter-mode draw, far cheaper than splitting keys per choice."""
-    return jax.random.bits(key, (count,), jnp.uint32)
+    a single counter-mode draw, far cheaper than splitting keys per choice.
+    The words are ``jax.random.bits(key, (count,), jnp.uint32)``, hashed
+    without XLA:CPU's loop (:mod:`threefry`)."""
+    return threefry.bits(key, count)
 
 
 def below(word: jax.Array, high) -> jax.Array:
