@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from gymnax.environments import spaces
 
 from jaxrl.envs.gridworld import constants as C
@@ -19,6 +20,9 @@ from jaxrl.envs.gridworld.core import (
 from jaxrl.envs.gridworld.tasks import _check_size
 
 _BALL = (C.BALL, C.BLUE, 0)
+# A ball's 3x3 block as offsets in (x, y) order.
+_NO_BALLS = np.zeros((0, 2), np.int32)
+_BLOCK = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], np.int32)
 
 
 class DynamicObstacles(MiniGridEnv):
@@ -58,23 +62,29 @@ class DynamicObstacles(MiniGridEnv):
         self.random_start = random_start  # static
 
     def generate(self, key: jax.Array, params: GridParams) -> Level:
+        """Farama's level: the agent (with ``random_start``) then each ball
+        on a uniform empty cell. The empty cells before any placement are
+        the room's inside less the goal, a fixed list in ``(x, y)`` order; a
+        placement's word ranks the cells of that list still free, as
+        :func:`levels.sample_cell` ranks the grid's free cells, so the same
+        words give the same level, with no grid search per ball."""
         del params
         n = self.size
         words = L.random_words(key, 2 + self.num_obstacles)
         grid = jnp.asarray(L.walled_room(n, n))
         grid = L.put(grid, jnp.array([n - 2, n - 2], jnp.int32), C.GOAL_CELL)
+        cells = _open_cells(n)  # (M, 2) NumPy, (x, y) order; (1, 1) first
         if self.random_start:
-            agent_pos = L.sample_cell(words[0], L.free_cells(grid))
+            taken = [L.below(words[0], len(cells))]
             agent_dir = L.random_direction(words[1])
         else:
-            agent_pos, agent_dir = jnp.array([1, 1], jnp.int32), jnp.int32(0)
-        not_agent = L.not_at(agent_pos, n, n)
-        balls = []
+            taken, agent_dir = [jnp.int32(0)], jnp.int32(0)
         for word in words[2:]:
-            pos = L.sample_cell(word, L.free_cells(grid, not_agent))
-            grid = L.put(grid, pos, _BALL)
-            balls.append(pos)
-        marks = jnp.stack(balls) if balls else jnp.zeros((0, 2), jnp.int32)
+            taken.append(_skip_taken(L.below(word, len(cells) - len(taken)), taken))
+        table = jnp.asarray(cells)
+        agent_pos = table[taken[0]]
+        marks = table[jnp.stack(taken[1:])] if self.num_obstacles else _NO_BALLS
+        grid = L.paint(grid, _any_cell(marks, n, n), _BALL)
         mission = M.fixed("get to the green goal square")
         return Level(grid, agent_pos, agent_dir, mission, marks)
 
@@ -86,20 +96,51 @@ class DynamicObstacles(MiniGridEnv):
         return C.FORWARD + 1
 
     def move_obstacles(self, key: jax.Array, state: GridState) -> GridState:
-        """Each ball in turn to a uniform empty cell of its 3x3 block."""
-        words = L.random_words(key, self.num_obstacles)
-        xs, ys = L.cell_coords(self.width, self.height)
-        not_agent = L.not_at(state.agent_pos, self.width, self.height)
-        grid, marks = state.grid, state.marks
-        for index in range(self.num_obstacles):
-            old = marks[index]
-            block = (jnp.abs(xs - old[0]) <= 1) & (jnp.abs(ys - old[1]) <= 1)
-            allowed = L.free_cells(grid, block & not_agent)
-            new = jnp.where(jnp.any(allowed), L.sample_cell(words[index], allowed), old)
-            grid = L.put(grid, old, C.EMPTY_CELL)
-            grid = L.put(grid, new, _BALL)
-            marks = marks.at[index].set(new)
-        return state.replace(grid=grid, marks=marks)
+        """Each ball in turn to a uniform empty cell of its 3x3 block.
+
+        The draw ranks the block's nine cells in ``(x, y)`` order, the order
+        :func:`levels.sample_cell` ranks the whole grid's in, so each word
+        picks the cell ``sample_cell`` would on the grid as the earlier balls
+        left it. That grid is not built ball by ball: a block cell is empty
+        when it was empty before any ball moved or an earlier ball left it,
+        and no earlier ball moved onto it; the grid is written once at the
+        end. The whole move is then a handful of small fused operations,
+        where a scatter per ball made one environment's step several times
+        longer on CPU.
+        """
+        count = self.num_obstacles
+        if count == 0:
+            return state
+        words = L.random_words(key, count)
+        grid, olds = state.grid, state.marks  # (K, 2) the balls' cells
+        limit = jnp.array([self.width - 1, self.height - 1], jnp.int32)
+        cells = olds[:, None, :] + jnp.asarray(_BLOCK)  # (K, 9, 2) in (x, y) order
+        inside = jnp.all((cells >= 0) & (cells <= limit), axis=-1)
+        clipped = jnp.clip(cells, 0, limit)
+        empty = grid[clipped[..., 0], clipped[..., 1], 0] == C.EMPTY  # (K, 9)
+        not_agent = jnp.any(cells != state.agent_pos, axis=-1)
+        news = []
+        for index in range(count):
+            block = cells[index]
+            free = empty[index]
+            for earlier in range(index):
+                free = free | jnp.all(block == olds[earlier], axis=-1)
+            for new in news:
+                free = free & jnp.any(block != new, axis=-1)
+            allowed = (free & inside[index] & not_agent[index]).astype(jnp.int32)
+            ends = [allowed[0]]  # running count, unrolled: no prefix-sum op
+            for i in range(1, 9):
+                ends.append(ends[-1] + allowed[i])
+            rank = L.below(words[index], ends[-1])
+            chosen = clipped[index, 0]
+            for i in range(8):  # the first cell whose running count passes rank
+                chosen = jnp.where(ends[i] <= rank, clipped[index, i + 1], chosen)
+            news.append(jnp.where(ends[-1] > 0, chosen, olds[index]))
+        news = jnp.stack(news)
+        left = _any_cell(olds, self.width, self.height)
+        taken = _any_cell(news, self.width, self.height)
+        grid = L.paint(L.paint(grid, left, C.EMPTY_CELL), taken, _BALL)
+        return state.replace(grid=grid, marks=news)
 
     def step_env(self, key, state, action, params):
         check_action(action, self.num_actions)
@@ -121,3 +162,29 @@ class DynamicObstacles(MiniGridEnv):
         obs = self.observe(None, stepped, action, params)
         info = {"success": on_goal(stepped)}  # a collision (-1) is a failure
         return obs, stepped, reward, terminated | hit, info
+
+
+def _any_cell(cells: jax.Array, width: int, height: int) -> jax.Array:
+    """``(W, H)`` bool: True at each of ``cells`` ``(K, 2)`` int32 ``(x, y)``."""
+    xs, ys = L.cell_coords(width, height)
+    at = (xs == cells[:, 0, None, None]) & (ys == cells[:, 1, None, None])
+    return jnp.any(at, axis=0)
+
+
+def _open_cells(size: int) -> np.ndarray:
+    """``(M, 2)`` int32: the room's inside cells but the goal, in ``(x, y)``
+    order (the order :func:`levels.sample_cell` ranks cells in)."""
+    inside = range(1, size - 1)
+    goal = (size - 2, size - 2)
+    cells = [(x, y) for x in inside for y in inside if (x, y) != goal]
+    return np.asarray(cells, np.int32)
+
+
+def _skip_taken(rank: jax.Array, taken: list) -> jax.Array:
+    """The index of the ``rank``-th entry (from 0) not in ``taken`` (distinct
+    () int32 indices): the least ``i`` with ``i == rank + #{t <= i}``,
+    reached by iterating that map from ``rank`` once per taken index."""
+    index = rank
+    for _ in taken:
+        index = rank + sum((t <= index).astype(jnp.int32) for t in taken)
+    return index
