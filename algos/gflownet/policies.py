@@ -11,6 +11,7 @@ from typing import NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 MASKED_LOGIT = -1e9
 
@@ -39,22 +40,51 @@ def masked_log_softmax(logits: jax.Array, mask: jax.Array) -> jax.Array:
     return z - jax.nn.logsumexp(z, axis=-1, keepdims=True)
 
 
-def behaviour_log_probs(
+def behaviour_probs(
     logits: jax.Array, mask: jax.Array, epsilon: jax.Array, temperature: jax.Array
 ) -> jax.Array:
-    """Log-probabilities of the exploration (behaviour) policy.
+    """Probabilities of the exploration (behaviour) policy.
 
     ``(1 - epsilon) * softmax(logits / temperature) + epsilon * uniform``,
-    both restricted to the valid actions. Only sampling uses it; losses use
-    the forward policy's own log-probabilities, which is what makes the
-    off-policy objectives here correct for any behaviour policy with full
-    support.
+    both restricted to the valid actions (0 elsewhere; a fully masked row is
+    all 0). Only sampling uses it; losses use the forward policy's own
+    log-probabilities, which is what makes the off-policy objectives here
+    correct for any behaviour policy with full support.
     """
     policy = jnp.exp(masked_log_softmax(logits / temperature, mask))
     count = jnp.maximum(jnp.sum(mask, axis=-1, keepdims=True), 1)
-    probs = (1.0 - epsilon) * policy + epsilon * mask / count
-    safe = jnp.where(mask & (probs > 0), probs, 1.0)
-    return jnp.where(mask & (probs > 0), jnp.log(safe), MASKED_LOGIT)
+    return jnp.where(mask, (1.0 - epsilon) * policy + epsilon * mask / count, 0.0)
+
+
+def behaviour_log_probs(
+    logits: jax.Array, mask: jax.Array, epsilon: jax.Array, temperature: jax.Array
+) -> jax.Array:
+    """Log of :func:`behaviour_probs`, ``MASKED_LOGIT`` where that is 0."""
+    probs = behaviour_probs(logits, mask, epsilon, temperature)
+    is_possible = probs > 0
+    return jnp.where(is_possible, jnp.log(jnp.where(is_possible, probs, 1.0)),
+                     MASKED_LOGIT)  # fmt: skip
+
+
+def draw_actions(probs: jax.Array, uniform: jax.Array) -> jax.Array:
+    """An action from each row of ``probs`` by inverting its cumulative sum.
+
+    Args:
+        probs: ``(..., A)`` non-negative, each row summing to about 1.
+        uniform: ``(...)`` draws from U[0, 1), one per row.
+
+    Returns:
+        ``(...)`` int32: the first action whose cumulative share exceeds the
+        draw, so an action of probability 0 is never drawn. A row of zeros
+        gives the last action.
+    """
+    cdf = jnp.cumsum(probs, axis=-1)
+    total = cdf[..., -1:]
+    # cdf / total is exactly 1 from the last possible action on, and a draw
+    # is below 1, so the count stops at a possible action
+    share = cdf / jnp.where(total > 0, total, 1.0)
+    count = jnp.sum(share <= uniform[..., None], axis=-1, dtype=jnp.int32)
+    return jnp.minimum(count, probs.shape[-1] - 1)
 
 
 class PolicyOutputs(NamedTuple):
@@ -143,6 +173,47 @@ def _hidden_pair(layers, names, x):
     return h1, jax.nn.relu(_dense(layers[names[1]], h1))
 
 
+def forward_and_hidden(network: GFNPolicy, params, obs: jax.Array):
+    """P_F's logits and the hidden activations they went through: the part of
+    :func:`outputs_and_hidden` that sampling needs at every step.
+
+    Returns:
+        ``(forward logits (N, A), hidden)``; ``hidden`` maps ``"trunk"``
+        (shared) or ``"forward_net"`` (separate MLPs) to ``(h1, h2)``.
+    """
+    layers = params["params"]
+    if network.use_shared_trunk:
+        pair = _hidden_pair(layers["trunk"], ("layers_0", "layers_2"), obs)
+        return _dense(layers["forward_net"], pair[1]), {"trunk": pair}
+    pair = _hidden_pair(layers["forward_net"], ("Dense_0", "Dense_1"), obs)
+    return _dense(layers["forward_net"]["Dense_2"], pair[1]), {"forward_net": pair}
+
+
+def remaining_outputs(network: GFNPolicy, params, obs: jax.Array,
+                      forward_logits: jax.Array, hidden):  # fmt: skip
+    """:func:`outputs_and_hidden` from what :func:`forward_and_hidden` gave:
+    the other heads (P_B, log F) on every row at once, after the sampling
+    loop rather than at each of its steps (one product per head).
+
+    Returns:
+        ``(PolicyOutputs, hidden)`` as :func:`outputs_and_hidden`.
+    """
+    layers = params["params"]
+    hidden = dict(hidden)
+    out = {"forward_net": forward_logits}
+    for name in _HEADS[1:]:
+        if name not in layers:
+            continue
+        if network.use_shared_trunk:
+            out[name] = _dense(layers[name], hidden["trunk"][1])
+        else:
+            hidden[name] = _hidden_pair(layers[name], ("Dense_0", "Dense_1"), obs)
+            out[name] = _dense(layers[name]["Dense_2"], hidden[name][1])
+    flow = out.get("flow_net")
+    flow = None if flow is None else flow[..., 0]
+    return PolicyOutputs(forward_logits, out.get("backward_net"), flow), hidden
+
+
 def outputs_and_hidden(network: GFNPolicy, params, obs: jax.Array):
     """``network.apply(params, obs)`` and the hidden activations it went
     through, for :func:`parameter_gradient`.
@@ -156,18 +227,8 @@ def outputs_and_hidden(network: GFNPolicy, params, obs: jax.Array):
         ``(PolicyOutputs, hidden)``; ``hidden`` maps ``"trunk"`` (shared) or
         each head's name (separate MLPs) to ``(h1, h2)``, each ``(N, width)``.
     """
-    layers = params["params"]
-    heads = [name for name in _HEADS if name in layers]
-    if network.use_shared_trunk:
-        hidden = {"trunk": _hidden_pair(layers["trunk"], ("layers_0", "layers_2"), obs)}
-        out = {name: _dense(layers[name], hidden["trunk"][1]) for name in heads}
-    else:
-        hidden = {name: _hidden_pair(layers[name], ("Dense_0", "Dense_1"), obs)
-                  for name in heads}  # fmt: skip
-        out = {name: _dense(layers[name]["Dense_2"], hidden[name][1]) for name in heads}
-    flow = out.get("flow_net")
-    flow = None if flow is None else flow[..., 0]
-    return PolicyOutputs(out["forward_net"], out.get("backward_net"), flow), hidden
+    logits, hidden = forward_and_hidden(network, params, obs)
+    return remaining_outputs(network, params, obs, logits, hidden)
 
 
 def _dense_grads(x, cotangent):
@@ -205,11 +266,16 @@ def parameter_gradient(network: GFNPolicy, params, obs, hidden, cotangent:
     heads = [name for name in _HEADS if name in layers]
     grads = {}
     if network.use_shared_trunk:
+        # the heads side by side: one product each way instead of one per head
         h2 = hidden["trunk"][1]
-        d_h2 = 0.0
-        for name in heads:
-            grads[name] = _dense_grads(h2, cot[name])
-            d_h2 = d_h2 + cot[name] @ layers[name]["kernel"].T
+        cot_all = jnp.concatenate([cot[name] for name in heads], -1)
+        kernel = jnp.concatenate([layers[name]["kernel"] for name in heads], -1)
+        both = _dense_grads(h2, cot_all)
+        d_h2 = cot_all @ kernel.T
+        stops = np.cumsum([layers[name]["kernel"].shape[-1] for name in heads])
+        for name, stop in zip(heads, stops, strict=True):
+            start = stop - layers[name]["kernel"].shape[-1]
+            grads[name] = {k: g[..., start:stop] for k, g in both.items()}
         grads["trunk"] = _hidden_pair_grads(layers["trunk"], ("layers_0", "layers_2"),
                                             obs, hidden["trunk"], d_h2)  # fmt: skip
     else:

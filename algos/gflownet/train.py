@@ -49,9 +49,10 @@ from jaxrl.algos.gflownet.pareto import ParetoMetrics, pareto_metrics
 from jaxrl.algos.gflownet.policies import (
     _MLP,
     GFNPolicy,
+    forward_and_hidden,
     masked_logsumexp,
-    outputs_and_hidden,
     parameter_gradient,
+    remaining_outputs,
 )
 from jaxrl.algos.gflownet.preference import (
     append_condition,
@@ -421,15 +422,26 @@ def _reused(setup: _Setup, net_params, plan: Compaction, length: int, kept):
 
 
 def _sampling_policy(setup: _Setup, net_params, inputs):
-    """``obs -> (forward logits, (obs, hidden, outputs))`` for
-    :func:`sample_keeping`: every head of the network, its activations kept."""
+    """``obs -> (forward logits, (forward logits, hidden))`` for
+    :func:`sample_keeping`: P_F, and the activations its gradient needs
+    kept; :func:`_kept_outputs` adds the rest after the loop."""
 
     def policy(obs):
-        obs = _with_inputs(obs, inputs)
-        outputs, hidden = outputs_and_hidden(setup.network, net_params, obs)
-        return outputs.forward_logits, (obs, hidden, outputs)
+        logits, hidden = forward_and_hidden(setup.network, net_params,
+                                            _with_inputs(obs, inputs))  # fmt: skip
+        return logits, (logits, hidden)
 
     return policy
+
+
+def _kept_outputs(setup: _Setup, net_params, inputs, traj, kept):
+    """What :func:`_reused` takes, ``(obs, hidden, outputs)`` with leaves
+    ``(T+1, B, ...)``, from the sampling loop's ``(forward logits, hidden)``:
+    the observations and the other heads, for every state at once."""
+    logits, hidden = kept
+    obs = _with_inputs(map_states(setup.env.observe, traj.states, 2), inputs)
+    outputs, hidden = remaining_outputs(setup.network, net_params, obs, logits, hidden)
+    return obs, hidden, outputs
 
 
 def _loss(params: GFNParams, setup: _Setup, hparams: HParams, traj, partner,
@@ -498,6 +510,7 @@ def _iteration(setup: _Setup, hparams: HParams, optimizer, state: GFNState):
             env, _sampling_policy(setup, state.params.net, inputs), k_sample,
             config.batch_size, hparams.epsilon, hparams.temperature,
         )  # fmt: skip
+        kept = _kept_outputs(setup, state.params.net, inputs, traj, kept)
     else:
         traj = sample_trajectories(
             env, forward_logits, k_sample, config.batch_size, hparams.epsilon,

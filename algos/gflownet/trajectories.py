@@ -17,7 +17,8 @@ from jax.custom_batching import custom_vmap
 
 from jaxrl.algos.gflownet.policies import (
     PolicyOutputs,
-    behaviour_log_probs,
+    behaviour_probs,
+    draw_actions,
     masked_log_softmax,
 )
 
@@ -59,7 +60,7 @@ def sample_trajectories(
         :class:`Trajectories`; every trajectory has exited by step ``T``.
     """
     traj, _ = _sample(env, lambda obs: (forward_logits(obs), ()), key, batch_size,
-                      epsilon, temperature)  # fmt: skip
+                      epsilon, temperature, keep_last=False)  # fmt: skip
     return traj
 
 
@@ -84,32 +85,38 @@ def sample_keeping(
         ``s_0 .. s_T``. The trajectories are those
         :func:`sample_trajectories` draws from the same key and logits.
     """
-    traj, kept = _sample(env, policy, key, batch_size, epsilon, temperature)
-    last = jax.tree.map(lambda x: x[-1], traj.states)
-    _, kept_last = policy(map_states(env.observe, last, 1))
-    kept = jax.tree.map(lambda v, x: jnp.concatenate([v, x[None]]), kept, kept_last)
-    return traj, kept
+    return _sample(env, policy, key, batch_size, epsilon, temperature, keep_last=True)
 
 
-def _sample(env, policy, key, batch_size, epsilon, temperature):
+def _sample(env, policy, key, batch_size, epsilon, temperature, keep_last):
+    """The sampling loop: ``T`` steps, or ``T + 1`` with ``keep_last`` (the
+    policy also runs at ``s_T``, so that what it keeps comes out of the loop
+    with every row, not concatenated after it; that step's action is
+    dropped)."""
     s0 = env.initial_state()
     states = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch_size, *x.shape)), s0)
+    num_steps = env.max_length
+    # The whole batch's randomness in one draw, a uniform per step and
+    # trajectory (inverse-CDF sampling): on CPU each random draw is a loop of
+    # its own, and one per step cost more than the step's network.
+    uniform = jax.random.uniform(key, (num_steps, batch_size))
+    if keep_last:  # the same draws as without (the last step's are unused)
+        uniform = jnp.concatenate([uniform, jnp.zeros_like(uniform[:1])])
 
-    def one_step(carry, _):
-        states, key = carry
-        key, sub = jax.random.split(key)
+    def one_step(states, uniform):
         logits, kept = policy(map_states(env.observe, states, 1))
         mask = map_states(env.forward_mask, states, 1)
-        log_probs = behaviour_log_probs(logits, mask, epsilon, temperature)
-        actions = jax.random.categorical(sub, log_probs).astype(jnp.int32)
-        is_valid = ~map_states(env.is_terminal, states, 1)
-        nxt = jax.vmap(env.step)(states, actions)
-        return (nxt, key), (states, actions, is_valid, kept)
+        probs = behaviour_probs(logits, mask, epsilon, temperature)
+        actions = draw_actions(probs, uniform)
+        return jax.vmap(env.step)(states, actions), (states, actions, kept)
 
-    (last, _), (visited, actions, is_valid, kept) = jax.lax.scan(
-        one_step, (states, key), length=env.max_length
-    )
-    states = jax.tree.map(lambda v, x: jnp.concatenate([v, x[None]]), visited, last)
+    last, (visited, actions, kept) = jax.lax.scan(one_step, states, uniform)
+    if keep_last:  # s_0 .. s_T came out of the loop
+        states, actions = visited, actions[:num_steps]
+    else:
+        states = jax.tree.map(lambda v, x: jnp.concatenate([v, x[None]]), visited, last)
+    before = jax.tree.map(lambda x: x[:num_steps], states)
+    is_valid = ~map_states(env.is_terminal, before, 2)
     return Trajectories(states, actions, is_valid), kept
 
 

@@ -138,6 +138,29 @@ def test_masked_logsumexp_of_a_fully_masked_row_is_finite():
     assert np.isfinite(grads).all()
 
 
+def test_draw_actions_inverts_the_cumulative_probabilities():
+    """Evenly spaced draws land on each action in proportion to its
+    probability (within one draw); an action of probability 0 is never drawn,
+    at the ends of [0, 1) either; a row of zeros gives the last action."""
+    probs = np.array([[0.0, 0.5, 0.0, 0.3, 0.2, 0.0],
+                      [0.25, 0.0, 0.25, 0.0, 0.0, 0.5],
+                      [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+                      [0.0] * 6], np.float32)  # fmt: skip
+    n = 1000
+    ends = np.array([0.0, np.nextafter(np.float32(1), np.float32(0))], np.float32)
+    uniform = np.concatenate([(np.arange(n, dtype=np.float32) + 0.5) / n, ends])
+    actions = np.asarray(jax.jit(jax.vmap(gfn.draw_actions, in_axes=(None, 0)))(
+        jnp.asarray(probs), jnp.asarray(uniform)))  # fmt: skip
+    assert actions.dtype == np.int32 and actions.shape == (n + 2, 4)
+    for row in range(3):
+        counts = np.bincount(actions[:, row], minlength=6)  # the ends included
+        assert (counts[probs[row] == 0] == 0).all(), (row, counts)
+        spread = np.bincount(actions[:n, row], minlength=6)
+        assert np.abs(spread - n * probs[row]).max() <= 1, (row, spread)
+    assert (actions[:, 3] == 5).all()
+    assert actions[-2:, 0].tolist() == [1, 4] and actions[-2:, 1].tolist() == [0, 5]
+
+
 def test_behaviour_policy_mixes_uniform_and_tempered_policy():
     logits = jnp.array([2.0, 0.0, -1.0, 5.0])
     mask = jnp.array([True, True, True, False])
@@ -149,6 +172,9 @@ def test_behaviour_policy_mixes_uniform_and_tempered_policy():
     mixed = jnp.exp(gfn.behaviour_log_probs(logits, mask, 0.25, 2.0))
     np.testing.assert_allclose(mixed[:3], 0.75 * expected + 0.25 / 3, rtol=1e-6)
     assert float(mixed[3]) == 0.0
+    probs = gfn.behaviour_probs(logits, mask, 0.25, 2.0)
+    np.testing.assert_allclose(probs, mixed, rtol=1e-6)
+    assert float(probs[3]) == 0.0
 
 
 def test_objectives_by_hand():

@@ -114,6 +114,7 @@ def _first_gradient(config, rollout, hparams, length=None):
     if rollout == "reused":
         policy = tr._sampling_policy(setup, params.net, None)
         traj, kept = sample_keeping(ENV, policy, key, batch, eps, temp)
+        kept = tr._kept_outputs(setup, params.net, None, traj, kept)
     else:
         def logits(o):
             return network.apply(params.net, o, method=gfn.GFNPolicy.forward_logits)
