@@ -96,51 +96,20 @@ class DynamicObstacles(MiniGridEnv):
         return C.FORWARD + 1
 
     def move_obstacles(self, key: jax.Array, state: GridState) -> GridState:
-        """Each ball in turn to a uniform empty cell of its 3x3 block.
-
-        The draw ranks the block's nine cells in ``(x, y)`` order, the order
-        :func:`levels.sample_cell` ranks the whole grid's in, so each word
-        picks the cell ``sample_cell`` would on the grid as the earlier balls
-        left it. That grid is not built ball by ball: a block cell is empty
-        when it was empty before any ball moved or an earlier ball left it,
-        and no earlier ball moved onto it; the grid is written once at the
-        end. The whole move is then a handful of small fused operations,
-        where a scatter per ball made one environment's step several times
-        longer on CPU.
-        """
-        count = self.num_obstacles
-        if count == 0:
-            return state
-        words = L.random_words(key, count)
-        grid, olds = state.grid, state.marks  # (K, 2) the balls' cells
-        limit = jnp.array([self.width - 1, self.height - 1], jnp.int32)
-        cells = olds[:, None, :] + jnp.asarray(_BLOCK)  # (K, 9, 2) in (x, y) order
-        inside = jnp.all((cells >= 0) & (cells <= limit), axis=-1)
-        clipped = jnp.clip(cells, 0, limit)
-        empty = grid[clipped[..., 0], clipped[..., 1], 0] == C.EMPTY  # (K, 9)
-        not_agent = jnp.any(cells != state.agent_pos, axis=-1)
-        news = []
-        for index in range(count):
-            block = cells[index]
-            free = empty[index]
-            for earlier in range(index):
-                free = free | jnp.all(block == olds[earlier], axis=-1)
-            for new in news:
-                free = free & jnp.any(block != new, axis=-1)
-            allowed = (free & inside[index] & not_agent[index]).astype(jnp.int32)
-            ends = [allowed[0]]  # running count, unrolled: no prefix-sum op
-            for i in range(1, 9):
-                ends.append(ends[-1] + allowed[i])
-            rank = L.below(words[index], ends[-1])
-            chosen = clipped[index, 0]
-            for i in range(8):  # the first cell whose running count passes rank
-                chosen = jnp.where(ends[i] <= rank, clipped[index, i + 1], chosen)
-            news.append(jnp.where(ends[-1] > 0, chosen, olds[index]))
-        news = jnp.stack(news)
-        left = _any_cell(olds, self.width, self.height)
-        taken = _any_cell(news, self.width, self.height)
-        grid = L.paint(L.paint(grid, left, C.EMPTY_CELL), taken, _BALL)
-        return state.replace(grid=grid, marks=news)
+        """Each ball in turn to a uniform empty cell of its 3x3 block."""
+        words = L.random_words(key, self.num_obstacles)
+        xs, ys = L.cell_coords(self.width, self.height)
+        not_agent = L.not_at(state.agent_pos, self.width, self.height)
+        grid, marks = state.grid, state.marks
+        for index in range(self.num_obstacles):
+            old = marks[index]
+            block = (jnp.abs(xs - old[0]) <= 1) & (jnp.abs(ys - old[1]) <= 1)
+            allowed = L.free_cells(grid, block & not_agent)
+            new = jnp.where(jnp.any(allowed), L.sample_cell(words[index], allowed), old)
+            grid = L.put(grid, old, C.EMPTY_CELL)
+            grid = L.put(grid, new, _BALL)
+            marks = marks.at[index].set(new)
+        return state.replace(grid=grid, marks=marks)
 
     def step_env(self, key, state, action, params):
         check_action(action, self.num_actions)
