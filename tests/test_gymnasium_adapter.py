@@ -424,12 +424,16 @@ def test_environments_pickle_and_deep_copy_mid_episode():
                                   vector.step(actions)[0]["image"])  # fmt: skip
 
 
-def test_async_vector_env_with_spawned_workers():
-    """gymnasium's AsyncVectorEnv, its workers started with "spawn": each
-    worker unpickles the maker, builds the environment in a fresh process and
-    replays what the same env gives here (one worker, a 2-step limit). The
-    mission string comes through pipes: gymnasium reads a Text space from
-    shared memory only once (Farama's MissionSpace has none either)."""
+@pytest.mark.parametrize(
+    "context", ["spawn", pytest.param("forkserver", marks=pytest.mark.exhaustive)]
+)
+def test_async_vector_env_with_fresh_worker_processes(context):
+    """gymnasium's AsyncVectorEnv, its workers started with "spawn" or
+    "forkserver" (nothing inherited from this process): each worker unpickles
+    the maker, builds the environment in a fresh process and replays what the
+    same env gives here (one worker, a 2-step limit). The mission string comes
+    through pipes: gymnasium reads a Text space from shared memory only once
+    (Farama's MissionSpace has none either)."""
     import functools
 
     make = functools.partial(jaxrl.to_gymnasium, "Empty-5x5", max_steps=2)
@@ -438,7 +442,7 @@ def test_async_vector_env_with_spawned_workers():
     charset = here.observation_space["mission"].character_list
     assert list(charset) == sorted(charset)
     vector = gymnasium.vector.AsyncVectorEnv(
-        [make], context="spawn", shared_memory=False
+        [make], context=context, shared_memory=False
     )
     try:
         obs, _ = vector.reset(seed=5)
