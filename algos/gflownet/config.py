@@ -42,15 +42,17 @@ class Config:
     ``rollout="auto"`` resolves to ``"padded"`` for fm and op-fm, to
     ``"reused"`` with a shared trunk (without replay), else to
     ``"compacted"`` (:attr:`resolved_rollout`). Reused is compacted without
-    the loss's forward pass: sampling runs every head and keeps the hidden
-    activations, and the loss takes its outputs from there and rebuilds the
-    gradient from them (on-policy: exploration only reshapes P_F's logits;
-    replayed trajectories were not in that pass). With separate MLPs that
-    runs P_B on every padded slot while sampling, which cost more than it
-    saved. Measured (TB, HyperGrid D=4 H=8, 2x256, 2 loaded CPU cores,
-    load about 4.5; process CPU ms per iteration, best of 2, compacted /
-    reused): shared trunk batch 16 (2000 iterations) 3.24 / 3.16, batch 256
-    (300) 46.3 / 42.2; separate MLPs 5.09 / 5.32 and 70.3 / 75.7. Compacted
+    the loss's forward pass: sampling runs P_F and keeps the hidden
+    activations, the other heads run once over the kept rows after the loop,
+    and the loss takes its outputs from there and rebuilds the gradient from
+    them (on-policy: exploration only reshapes P_F's logits; replayed
+    trajectories were not in that pass). With separate MLPs that runs P_B's
+    network on every padded slot, which cost more than it saved. Measured
+    before sampling drew one uniform array an iteration (TB, HyperGrid D=4
+    H=8, 2x256, 2 loaded CPU cores, load about 4.5; process CPU ms per
+    iteration, best of 2, compacted / reused): shared trunk batch 16 (2000
+    iterations) 3.24 / 3.16, batch 256 (300) 46.3 / 42.2; separate MLPs
+    5.09 / 5.32 and 70.3 / 75.7. Compacted
     evaluates the network on the shortest prefix of the sorted visited
     states that holds them all (under ``vmap``, all the batch's): ``B * 2**k``
     rows up to an eighth of the ``(T+1) * B`` slots, then multiples of that
