@@ -105,8 +105,9 @@ def run_one(task: str, variant: str, steps: int, seeds: int, console) -> dict:
     }
 
 
-TABLE_COLUMNS = ["task", "variant", "steps a seed", "final success", "IQM [95% CI]", "seeds solved",
-                 "median steps to solve", "env steps/s"]  # fmt: skip
+TABLE_COLUMNS = ["task", "variant", "steps a seed", "final success",
+                 "IQM [95% CI]", "seeds solved", "median steps to solve",
+                 "env steps/s"]  # fmt: skip
 
 
 def table_title(threshold: float) -> str:
