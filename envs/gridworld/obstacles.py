@@ -20,9 +20,7 @@ from jaxrl.envs.gridworld.core import (
 from jaxrl.envs.gridworld.tasks import _check_size
 
 _BALL = (C.BALL, C.BLUE, 0)
-# A ball's 3x3 block as offsets in (x, y) order.
-_NO_BALLS = np.zeros((0, 2), np.int32)
-_BLOCK = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], np.int32)
+_NO_BALLS = np.zeros((0, 2), np.int32)  # marks of a level without balls
 
 
 class DynamicObstacles(MiniGridEnv):
