@@ -30,7 +30,7 @@ from common import measure, print_table, rate, save_results
 from gymnax.environments import environment
 
 import jaxrl
-from jaxrl import batched_reset
+from jaxrl import batched_reset, threefry
 
 MODES = ("auto-reset", "optimistic", "gymnax-select", "no-reset")
 
@@ -91,7 +91,7 @@ def random_stepper(env, params, batch: int, mode: str, staggered: bool = True):
 
     def step(carry, key):
         _, state = carry
-        key_action, key_env = jax.random.split(key)
+        key_action, key_env = threefry.split(key)  # jax.random.split's keys
         actions = jax.random.randint(key_action, (batch,), 0, num_actions)
         obs, state, *_ = stepper.step(key_env, state, actions, params)
         return obs, state

@@ -1,4 +1,4 @@
-"""``jax.random.split`` and ``jax.random.bits``, bit for bit, without
+"""``jax.random.split``, ``bits`` and ``uniform``, bit for bit, without
 XLA:CPU's loop.
 
 On CPU, JAX lowers every Threefry-2x32 hash (each ``split``, ``bits``,
@@ -71,6 +71,18 @@ def bits(key: jax.Array, count: int) -> jax.Array:
         jnp.arange(count, dtype=jnp.uint32),
     )
     return high ^ low
+
+
+def uniform(key: jax.Array, count: int) -> jax.Array:
+    """``jax.random.uniform(key, (count,))``: ``(count,)`` float32 in [0, 1),
+    the top 23 bits of :func:`bits` as the mantissa of a float in [1, 2),
+    minus 1."""
+    if _unrolled_form(key) is None:
+        return jax.random.uniform(key, (count,), jnp.float32)
+    mantissa = bits(key, count) >> np.uint32(9)
+    one_to_two = jax.lax.bitcast_convert_type(mantissa | np.uint32(0x3F800000),
+                                              jnp.float32)  # fmt: skip
+    return one_to_two - np.float32(1.0)
 
 
 def split(key: jax.Array, num: int = 2) -> jax.Array:

@@ -26,6 +26,11 @@ def test_typed_keys_match_jax_random(seed):
         np.testing.assert_array_equal(
             _data(threefry.split(key, count)), _data(jax.random.split(key, count))
         )
+        # bit patterns: equal floats could still differ in sign of zero
+        np.testing.assert_array_equal(
+            np.asarray(threefry.uniform(key, count)).view(np.uint32),
+            np.asarray(jax.random.uniform(key, (count,))).view(np.uint32),
+        )
     for data in (0, 1, 77, 2**32 - 1):
         np.testing.assert_array_equal(
             _data(threefry.fold_in(key, data)), _data(jax.random.fold_in(key, data))
@@ -57,6 +62,9 @@ def test_other_implementations_and_legacy_layout_fall_back():
     rbg = jax.random.key(5, impl="rbg")
     np.testing.assert_array_equal(
         threefry.bits(rbg, 4), jax.random.bits(rbg, (4,), jnp.uint32)
+    )
+    np.testing.assert_array_equal(
+        threefry.uniform(rbg, 4), jax.random.uniform(rbg, (4,))
     )
     assert threefry.split(rbg).dtype == rbg.dtype
     key = jax.random.key(6)

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
+from jaxrl import threefry
 from jaxrl.algos.gflownet.policies import (
     PolicyOutputs,
     behaviour_probs,
@@ -98,8 +99,11 @@ def _sample(env, policy, key, batch_size, epsilon, temperature, keep_last):
     num_steps = env.max_length
     # The whole batch's randomness in one draw, a uniform per step and
     # trajectory (inverse-CDF sampling): on CPU each random draw is a loop of
-    # its own, and one per step cost more than the step's network.
-    uniform = jax.random.uniform(key, (num_steps, batch_size))
+    # its own, and one per step cost more than the step's network
+    # (threefry's draw is jax.random.uniform's, without the loop).
+    uniform = threefry.uniform(key, num_steps * batch_size).reshape(
+        num_steps, batch_size
+    )
     if keep_last:  # the same draws as without (the last step's are unused)
         uniform = jnp.concatenate([uniform, jnp.zeros_like(uniform[:1])])
 
@@ -288,9 +292,13 @@ def compaction(needed: jax.Array, chunk: int) -> tuple[Compaction, tuple[int, ..
     """
     n = needed.shape[0]
     lengths = prefix_lengths(n, chunk)
-    order = jnp.argsort(~needed, stable=True).astype(jnp.int32)
-    rank = jnp.zeros_like(order).at[order].set(jnp.arange(n, dtype=jnp.int32))
-    count = jnp.sum(needed, dtype=jnp.int32)
+    # a stable partition by counting (a sort of n rows costs several times more)
+    before = jnp.cumsum(needed, dtype=jnp.int32)
+    count = before[-1]
+    after = count + jnp.cumsum(~needed, dtype=jnp.int32)
+    rank = jnp.where(needed, before, after) - 1
+    order = jnp.zeros_like(rank).at[rank].set(jnp.arange(n, dtype=jnp.int32),
+                                              unique_indices=True)  # fmt: skip
     index = jnp.sum(count > jnp.asarray(lengths[:-1], jnp.int32), dtype=jnp.int32)
     return Compaction(order, rank, needed, index), lengths
 
