@@ -64,7 +64,10 @@ def smoothed_success(history: dict) -> np.ndarray:
     fewer than ``MIN_EPISODES`` episodes ended in that window."""
     episodes = np.asarray(history["num_episodes"], np.float64)
     smoothed = smooth(history["success_rate"], episodes, SMOOTH_UPDATES)
-    backed = smooth(episodes, None, SMOOTH_UPDATES) * SMOOTH_UPDATES >= MIN_EPISODES
+    # the window's episode count: its mean times the updates it holds (fewer
+    # than SMOOTH_UPDATES at the start of a run)
+    held = np.minimum(np.arange(1, episodes.shape[-1] + 1), SMOOTH_UPDATES)
+    backed = smooth(episodes, None, SMOOTH_UPDATES) * held >= MIN_EPISODES
     return np.where(backed, smoothed, np.nan)
 
 
@@ -115,11 +118,13 @@ def table_title(threshold: float) -> str:
             f"{threshold} counts as solved)")  # fmt: skip
 
 
-def table_row(name: str, run: dict) -> list[str]:
-    """One table row from a saved run (``payload[task/variant]``)."""
+def table_row(name: str, run: dict, threshold: float) -> list[str]:
+    """One table row from a saved run (``payload[task/variant]``); the steps
+    to ``threshold`` are read off its curves again, so files saved by older
+    code get today's rule."""
     task, variant = name.split("/")
     success = run["success"]
-    reach = np.array([np.inf if r is None else r for r in run["steps_to_threshold"]])
+    reach = steps_to_threshold(run["curves"], threshold)
     solved = np.isfinite(reach)
     return [
         task, variant, rate(run["steps"]), f"{success['mean']:.2f}",
@@ -152,8 +157,9 @@ def replot(paths: list[Path], out: Path | None) -> None:
         curves.setdefault(task, {})[variant] = {
             k: np.asarray(v) for k, v in run["curves"].items()
         }
-    print_table(table_title(thresholds.pop()), TABLE_COLUMNS,
-                [table_row(name, run) for name, run in runs.items()])  # fmt: skip
+    threshold = thresholds.pop()
+    rows = [table_row(name, run, threshold) for name, run in runs.items()]
+    print_table(table_title(threshold), TABLE_COLUMNS, rows)
     figure = out or paths[-1].with_suffix(".png")
     plot(curves, figure)
     print(f"plot: {figure}")
@@ -239,7 +245,8 @@ def main(argv=None) -> None:
                 "curves": {name: np.asarray(out["history"][name]).tolist()
                            for name in CURVE_KEYS},
             }  # fmt: skip
-            rows.append(table_row(f"{task}/{variant}", payload[f"{task}/{variant}"]))
+            rows.append(table_row(f"{task}/{variant}", payload[f"{task}/{variant}"],
+                                  args.threshold))  # fmt: skip
             curves.setdefault(task, {})[variant] = out["history"]
     print_table(table_title(args.threshold), TABLE_COLUMNS, rows)
     saved = save_results("ppo_sparse", {"threshold": args.threshold, "runs": payload})
