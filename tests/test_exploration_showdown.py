@@ -1,28 +1,14 @@
 """The exploration showdown's bookkeeping: first success, the fraction of
 seeds at the goal, and each QD method's budget in env steps."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from benchmark_scripts import load
 
 
 @pytest.fixture(scope="module")
 def showdown():
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling common
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "exploration_showdown", BENCHMARKS / "exploration_showdown.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load("exploration_showdown")
 
 
 def test_first_success_is_the_first_solved_step_per_seed(showdown):

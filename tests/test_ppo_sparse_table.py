@@ -1,28 +1,14 @@
 """The exploration table's rule for a solved seed: the smoothed success rate
 counts only once enough episodes back it."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from benchmark_scripts import load
 
 
 @pytest.fixture(scope="module")
 def ppo_sparse():
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling common
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "ppo_sparse", BENCHMARKS / "ppo_sparse.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load("ppo_sparse")
 
 
 def test_a_lucky_first_update_is_not_a_solved_seed(ppo_sparse):
