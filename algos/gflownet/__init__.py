@@ -52,6 +52,7 @@ from jaxrl.algos.gflownet.pareto import (
 from jaxrl.algos.gflownet.policies import (
     MASKED_LOGIT,
     GFNPolicy,
+    Linear,
     PolicyOutputs,
     behaviour_log_probs,
     behaviour_probs,
@@ -80,7 +81,8 @@ from jaxrl.program import TrainOutput
 __all__ = [
     "LOSS_NAMES", "MASKED_LOGIT", "OP_LOSS_NAMES", "Config", "Enumeration",
     "ExactMetrics",
-    "GFNParams", "GFNPolicy", "GFNState", "HParams", "Metrics", "ParetoMetrics",
+    "GFNParams", "GFNPolicy", "GFNState", "HParams", "Linear", "Metrics",
+    "ParetoMetrics",
     "PolicyOutputs",
     "Terms", "TrainOutput", "Trajectories", "backward_kl_term",
     "behaviour_log_probs", "behaviour_probs", "check_hparams",

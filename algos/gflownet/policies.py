@@ -95,21 +95,49 @@ class PolicyOutputs(NamedTuple):
     log_flow: jax.Array | None  # (...,); None: no state-flow head
 
 
+class Linear(nn.Module):
+    """``x @ kernel + bias`` with PyTorch's default initialisation for
+    ``torch.nn.Linear``: kernel ``(fan_in, features)`` and bias
+    ``(features,)`` both uniform on ``±1/sqrt(fan_in)``.
+
+    flax's default (LeCun-normal kernel, zero bias) trains the GFlowNet
+    policies to a worse exact L1 at the same budget: trajectory balance on
+    HyperGrid D=4 H=8 at batch 16 ended at 0.164 with two networks against
+    0.141 with this one (mean of 8 seeds; the README's race).
+    Parameters are named as ``nn.Dense``'s.
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        fan_in = x.shape[-1]
+        bound = 1.0 / np.sqrt(fan_in)
+
+        def uniform(key, shape, dtype=jnp.float32):
+            return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+        kernel = self.param("kernel", uniform, (fan_in, self.features))
+        bias = self.param("bias", uniform, (self.features,))
+        return x @ kernel + bias
+
+
 class _MLP(nn.Module):
     hidden_size: int
     num_outputs: int
 
     @nn.compact
     def __call__(self, x):
-        for _ in range(2):
-            x = nn.relu(nn.Dense(self.hidden_size)(x))
-        return nn.Dense(self.num_outputs)(x)
+        for i in range(2):
+            x = nn.relu(Linear(self.hidden_size, name=f"Dense_{i}")(x))
+        return Linear(self.num_outputs, name="Dense_2")(x)
 
 
 class GFNPolicy(nn.Module):
     """The forward policy P_F, optionally a learned backward policy P_B and a
     state-flow head log F(s), as separate 2-hidden-layer MLPs or as heads on
-    one shared trunk.
+    one shared trunk. Every layer is a :class:`Linear` (torch's default
+    initialisation).
 
     Attributes:
         num_actions: forward (and backward) actions, exit included.
@@ -129,11 +157,11 @@ class GFNPolicy(nn.Module):
         width, actions = self.hidden_size, self.num_actions
         if self.use_shared_trunk:
             self.trunk = nn.Sequential(
-                [nn.Dense(width), nn.relu, nn.Dense(width), nn.relu]
+                [Linear(width), nn.relu, Linear(width), nn.relu]
             )
-            self.forward_net = nn.Dense(actions)
-            self.backward_net = nn.Dense(actions) if self.use_learned_backward else None
-            self.flow_net = nn.Dense(1) if self.use_flow else None
+            self.forward_net = Linear(actions)
+            self.backward_net = Linear(actions) if self.use_learned_backward else None
+            self.flow_net = Linear(1) if self.use_flow else None
         else:
             self.trunk = None
             self.forward_net = _MLP(width, actions)
@@ -157,13 +185,13 @@ class GFNPolicy(nn.Module):
 # Reusing the sampling pass: GFNPolicy's outputs with the hidden activations
 # kept, and the parameter gradient rebuilt from them (no second forward).
 # Both follow GFNPolicy's parameter layout: a shared trunk ("trunk":
-# layers_0, layers_2) with one Dense per head, or one _MLP (Dense_0..2) per
+# layers_0, layers_2) with one Linear per head, or one _MLP (Dense_0..2) per
 # head.
 _HEADS = ("forward_net", "backward_net", "flow_net")
 
 
 def _dense(layer, x: jax.Array) -> jax.Array:
-    """flax ``nn.Dense`` (kernel then bias) on ``x``."""
+    """:class:`Linear` (kernel then bias) on ``x``."""
     return x @ layer["kernel"] + layer["bias"]
 
 

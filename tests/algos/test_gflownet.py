@@ -177,6 +177,25 @@ def test_behaviour_policy_mixes_uniform_and_tempered_policy():
     assert float(probs[3]) == 0.0
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_policy_layers_start_as_torch_linear_does(shared):
+    # every kernel and bias uniform on +-1/sqrt(fan_in), as torch.nn.Linear
+    network = gfn.GFNPolicy(num_actions=5, hidden_size=256, use_learned_backward=True,
+                            use_flow=True, use_shared_trunk=shared)  # fmt: skip
+    params = network.init(jax.random.key(0), jnp.zeros((1, 32)))
+    layers = jax.tree_util.tree_leaves_with_path(params)
+    assert len(layers) == (10 if shared else 18)
+    for path, value in layers:
+        name = jax.tree_util.keystr(path)
+        fan_in = 32 if "'layers_0'" in name or "'Dense_0'" in name else 256
+        bound = 1 / np.sqrt(fan_in)
+        assert value.dtype == jnp.float32, name
+        assert np.abs(value).max() <= bound, name
+        if value.size >= 1000:
+            assert np.abs(value).max() > 0.99 * bound, name
+            np.testing.assert_allclose(np.std(value), bound / np.sqrt(3), rtol=0.05)
+
+
 def test_objectives_by_hand():
     # one trajectory: 2 moves then the exit, then a padded step
     valid = jnp.array([True, True, True, False])
