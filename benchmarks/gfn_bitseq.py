@@ -34,6 +34,7 @@ from jaxrl.algos import gflownet as gfn
 from jaxrl.envs.gfn import make_gfn_env
 
 LOSSES = ("tb", "subtb")
+LABELS = {"tb": "TB", "subtb": "SubTB"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -94,7 +95,7 @@ def plot(results: dict, iterations: np.ndarray, num_modes: int, path: str) -> No
     for loss, result in results.items():
         for axis, name in zip(axes, ("modes_found", "spearman"), strict=True):
             values = np.asarray(result[name], np.float64)
-            line = axis.plot(iterations, values.mean(0), label=loss.upper())[0]
+            line = axis.plot(iterations, values.mean(0), label=LABELS[loss])[0]
             axis.fill_between(iterations, values.min(0), values.max(0),
                               color=line.get_color(), alpha=0.2)  # fmt: skip
     axes[0].set_ylabel(f"modes found (of {num_modes})")
@@ -128,7 +129,7 @@ def main() -> None:
     ])  # fmt: skip
     title = (f"{args.env}: modes found of {reward.num_modes} (mean over "
              f"{args.seeds} seeds, min-max), batch {args.batch_size}")  # fmt: skip
-    print_table(title, ["iteration", *[loss.upper() for loss in LOSSES]], rows)
+    print_table(title, ["iteration", *[LABELS[loss] for loss in LOSSES]], rows)
     plot(results, iterations, reward.num_modes, args.out)
     saved = save_results("gfn_bitseq", {"args": vars(args), "results": results},
                          args.json)  # fmt: skip
