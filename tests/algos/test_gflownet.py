@@ -10,7 +10,6 @@ apart from the library: for a backward policy P_B, the state flow is
 import functools
 import itertools
 import json
-import shutil
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from compile_count import compilations, warm_up
 from rich.console import Console
+from run_dirs import rewind_to_older_checkpoint
 
 import jaxrl
 from jaxrl import cli
@@ -423,13 +423,7 @@ def test_one_compilation_for_a_whole_run(engine_runs):
 
 def test_resume_equals_the_uninterrupted_run(engine_runs):
     (_, whole), _, out = engine_runs
-    results = out / "results.json"
-    results.write_text(results.read_text().replace('"done"', '"interrupted"'))
-    steps = sorted(
-        int(p.name) for p in (out / "checkpoints").iterdir() if p.name.isdigit()
-    )
-    assert steps == [3, 6]
-    shutil.rmtree(out / "checkpoints" / "6")
+    rewind_to_older_checkpoint(out, [3, 6])
     # the program is rebuilt from config.json through the algorithm registry
     resumed = jaxrl.resume(out, progress=False, console=Console(quiet=True))
     assert resumed.history.keys() == whole.history.keys()
@@ -440,7 +434,7 @@ def test_resume_equals_the_uninterrupted_run(engine_runs):
         np.testing.assert_array_equal(resumed.final[name], whole.final[name])
     jax.tree.map(np.testing.assert_array_equal, resumed.state.params,
                  whole.state.params)  # fmt: skip
-    assert json.loads(results.read_text())["status"] == "done"
+    assert json.loads((out / "results.json").read_text())["status"] == "done"
 
 
 def test_tb_learns_the_tiny_grid(engine_runs):

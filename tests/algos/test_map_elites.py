@@ -3,7 +3,6 @@ statistics, metrics, and whole runs through the engine (one compilation,
 coverage, resume)."""
 
 import json
-import shutil
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from compile_count import compilations, warm_up
 from rich.console import Console
+from run_dirs import rewind_to_older_checkpoint
 
 import jaxrl
 from jaxrl import algorithms
@@ -366,13 +366,7 @@ def test_one_compilation_however_many_chunks(engine_runs):
 
 def test_resume_equals_the_uninterrupted_run(engine_runs):
     whole, _, _, out = engine_runs
-    results = out / "results.json"
-    results.write_text(results.read_text().replace('"done"', '"interrupted"'))
-    steps = sorted(
-        int(p.name) for p in (out / "checkpoints").iterdir() if p.name.isdigit()
-    )
-    assert steps == [3, 6]
-    shutil.rmtree(out / "checkpoints" / "6")
+    rewind_to_older_checkpoint(out, [3, 6])
     # the program is rebuilt from config.json through the algorithm registry
     assert algorithms.get("map-elites").default_target == "arm"
     resumed = jaxrl.resume(out, progress=False, console=QUIET)
@@ -382,7 +376,7 @@ def test_resume_equals_the_uninterrupted_run(engine_runs):
         np.testing.assert_array_equal(resumed.final[name], whole.final[name])
     a, b = resumed.state.qd.archive, whole.state.qd.archive
     jax.tree.map(np.testing.assert_array_equal, a, b)
-    assert json.loads(results.read_text())["status"] == "done"
+    assert json.loads((out / "results.json").read_text())["status"] == "done"
     # the run's picture of its archive (2 descriptors; the arm, not the maze)
     assert (out / "archive.png").stat().st_size > 1000
     assert not (out / "final_positions.png").exists()
