@@ -300,7 +300,13 @@ def parse_args(argv):
                         "gfnx in the race (torchgfn trains once), both modes "
                         "with --rollouts")  # fmt: skip
     parser.add_argument("--out", default=None, help="result JSON path")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if min(args.loss_budget) < 1:
+        parser.error(f"--loss-budget needs a batch and iterations >= 1, got "
+                     f"{list(args.loss_budget)}")  # fmt: skip
+    return args
 
 
 def main(argv=None) -> None:
