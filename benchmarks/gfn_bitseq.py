@@ -33,8 +33,8 @@ from common import print_table, save_results
 from jaxrl.algos import gflownet as gfn
 from jaxrl.envs.gfn import make_gfn_env
 
-LOSSES = ("tb", "subtb")
-LABELS = {"tb": "TB", "subtb": "SubTB"}
+LABELS = {"tb": "TB", "subtb": "SubTB"}  # objective: its name in tables
+LOSSES = tuple(LABELS)
 
 
 def parse_args() -> argparse.Namespace:
